@@ -1,0 +1,3 @@
+"""podship: ship Proofpoint on Demand email logs into the pipelines security teams run."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m podship` is the same as the `podship` console script."""
+
+from podship.cli import main
+
+raise SystemExit(main())

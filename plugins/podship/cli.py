@@ -1,0 +1,186 @@
+"""`podship`: run, check, options, simulate, demo.
+
+Exit codes: 0 ok, 1 runtime failure, 2 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from podship import __version__, config, logsetup, options, plugins
+from podship.errors import ConfigError
+from podship.pipeline import Pipeline
+from podship.simgen import Timeline
+from podship.simulator import Faults, SimOptions, Simulator
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        result: int = args.handler(args)
+    except ConfigError as exc:
+        print(f"podship: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="podship", description="Ship Proofpoint on Demand logs into Fluent Bit, Vector, Fluentd and syslog.")
+    parser.add_argument("--version", action="version", version=f"podship {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run the pipeline of a configuration file")
+    run.add_argument("-c", "--config", required=True, help="pipeline file (YAML)")
+    run.set_defaults(handler=_run)
+    check = commands.add_parser("check", help="validate a configuration file and print it with secrets masked")
+    check.add_argument("-c", "--config", required=True)
+    check.set_defaults(handler=_check)
+    opts = commands.add_parser("options", help="list the options of every plugin, or of one")
+    opts.add_argument("plugin", nargs="?")
+    opts.add_argument("--markdown", action="store_true", help="as the README's tables")
+    opts.set_defaults(handler=_options)
+    _simulate_parser(commands)
+    _demo_parser(commands)
+    return parser
+
+
+def _simulate_parser(commands: Any) -> None:
+    sim = commands.add_parser("simulate", help="serve a local PoD Log API simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8765)
+    sim.add_argument("--cid", default="acme_hosted", help="cluster id bound to the token")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--speed", type=float, default=1.0, help="simulator seconds per real second")
+    sim.add_argument("--rate", type=float, default=1.0, help="multiplier of the default event rates")
+    sim.add_argument("--big-every", type=int, default=0, help="every Nth message event is over 1 MiB")
+    sim.add_argument("--drop-every", type=int, default=0, help="drop live connections every N frames")
+    sim.add_argument("--bad-every", type=int, default=0, help="a junk frame after every N frames")
+    sim.add_argument("--refuse", type=int, default=0, help="refuse the first N handshakes")
+    sim.add_argument("--refuse-status", type=int, default=409)
+    sim.set_defaults(handler=_simulate)
+
+
+def _demo_parser(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="the simulator and a pipeline to stdout, in one process")
+    demo.add_argument("--seconds", type=float, default=5.0, help="stop after this long (default 5)")
+    demo.add_argument("--events", type=int, default=0, help="stop after this many records")
+    demo.add_argument("--follow", action="store_true", help="keep going until interrupted")
+    demo.set_defaults(handler=_demo)
+
+
+def _run(args: argparse.Namespace) -> int:
+    pipeline_config = config.load(args.config)
+    logsetup.configure(pipeline_config.service["log_level"])
+    return asyncio.run(_serve(Pipeline(pipeline_config)))
+
+
+async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, pipeline.stop.set)
+    if seconds:
+        loop.call_later(seconds, pipeline.stop.set)
+    return await pipeline.run()
+
+
+def _check(args: argparse.Namespace) -> int:
+    pipeline_config = config.load(args.config)
+    print(yaml.safe_dump(config.masked(pipeline_config), sort_keys=False), end="")
+    print(f"podship: {args.config} is valid", file=sys.stderr)
+    return EXIT_OK
+
+
+def _options(args: argparse.Namespace) -> int:
+    tables = [t for t in plugins.all_tables() if args.plugin in (None, t.plugin)]
+    if not tables:
+        raise ConfigError(f"no plugin named {args.plugin!r}", plugin=args.plugin)
+    for table in tables:
+        lines = [options.markdown_table(table)] if args.markdown else list(options.text_help(table))
+        print("\n".join(lines), end="\n\n")
+    return EXIT_OK
+
+
+def _sim_options(args: argparse.Namespace) -> SimOptions:
+    line = Timeline(seed=args.seed, big_every=args.big_every)
+    line.rates.update({kind: rate * args.rate for kind, rate in line.rates.items()})
+    faults = Faults(drop_every=args.drop_every, bad_every=args.bad_every, refuse_count=args.refuse, refuse_status=args.refuse_status)
+    token = os.environ.get("PODSHIP_SIM_TOKEN", "sim-token")
+    return SimOptions(host=args.host, port=args.port, tokens={token: args.cid}, timeline=line, speed=args.speed, faults=faults)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    logsetup.configure("info")
+
+    async def serve() -> None:
+        async with Simulator(_sim_options(args)) as sim:
+            print(f"podship simulate: serving {sim.url} (cluster id {args.cid})", file=sys.stderr, flush=True)
+            await asyncio.Event().wait()
+
+    asyncio.run(serve())
+    return EXIT_OK
+
+
+DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
+
+
+def _demo(args: argparse.Namespace) -> int:
+    logsetup.configure("warning")
+    return asyncio.run(_demo_async(args))
+
+
+async def _demo_async(args: argparse.Namespace) -> int:
+    line = Timeline(rates=dict(DEMO_RATES), big_every=0)
+    sim_options = SimOptions(timeline=line, start_ms=line.epoch_ms + 230 * 60_000, speed=30.0)
+    with tempfile.TemporaryDirectory(prefix="podship-demo-") as state_dir:
+        async with Simulator(sim_options) as sim:
+            document = _demo_document(sim.url, state_dir)
+            pipeline = Pipeline(config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"}), max_records=args.events)
+            started = time.monotonic()
+            code = await _serve(pipeline, 0.0 if args.follow else args.seconds)
+            _summary(pipeline, time.monotonic() - started)
+    return code
+
+
+def _demo_document(url: str, state_dir: str) -> dict[str, Any]:
+    def connector(kind: str) -> dict[str, Any]:
+        return {
+            "name": "proofpoint_pod",
+            "tenant": "acme",
+            "cluster_id": "acme_hosted",
+            "api_key": "${POD_API_KEY}",
+            "type": kind,
+            "url": url,
+            "backfill": "2h",
+            "archive_delay": "40m",
+            "reconnect_min": "0.2s",
+        }
+
+    return {
+        "service": {"state_dir": state_dir, "log_level": "warning", "grace_period": "2s"},
+        "pipeline": {"inputs": [connector(kind) for kind in DEMO_RATES], "outputs": [{"name": "stdout"}]},
+    }
+
+
+def _summary(pipeline: Pipeline, seconds: float) -> None:
+    per_type = ", ".join(f"{source.kind} {source.stats.events}" for source in pipeline.inputs)
+    duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
+    dead = sum(source.stats.dead_letters for source in pipeline.inputs)
+    windows = sum(source.stats.archive_windows for source in pipeline.inputs)
+    print(
+        f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
+        f"{windows} archive hours backfilled, then live; {duplicates} duplicates dropped, {dead} dead-lettered",
+        file=sys.stderr,
+    )

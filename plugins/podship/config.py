@@ -1,0 +1,179 @@
+"""The pipeline file: Fluent Bit's YAML shape, validated against each plugin's options table.
+
+```yaml
+service: {state_dir: ./state, log_level: info}
+pipeline:
+  inputs:  [{name: proofpoint_pod, ...}]
+  filters: [...]
+  outputs: [{name: stdout}]
+```
+`${VAR}` (or `${VAR:-default}`) in a value is taken from the environment, so that API keys stay out
+of the file and off the command line. Every error names the file, the plugin and the option.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from podship.errors import ConfigError
+from podship.options import Option, OptionTable, Secret
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+SERVICE = OptionTable(
+    plugin="service",
+    kind="service",
+    summary="Process-wide settings: where state lives, logging, batching and shutdown.",
+    options=(
+        Option("state_dir", "str", "./state", "Checkpoints, id journals and dead letters, one folder per connector."),
+        Option("log_level", "str", "info", "Logging threshold (logs go to stderr only).", choices=("debug", "info", "warning", "error")),
+        Option("batch_size", "int", 500, "Records handed to the outputs at once.", minimum=1, maximum=100_000),
+        Option("buffer_records", "int", 2000, "Records in flight between inputs and outputs before inputs stop reading.", minimum=1, maximum=1_000_000),
+        Option("checkpoint_interval", "duration", 1.0, "How often acknowledged progress is written to disk.", minimum=0.05, maximum=300),
+        Option("grace_period", "duration", 10.0, "On SIGTERM, how long in-flight records may take to drain.", minimum=0, maximum=600),
+        Option("dead_letter_max_bytes", "size", 64 << 20, "Size at which a connector's dead-letter file rotates.", minimum=4096),
+    ),
+    generic=(),
+)
+
+
+@dataclass
+class PluginConfig:
+    """One entry of `inputs`, `filters` or `outputs`, validated."""
+
+    name: str
+    values: dict[str, Any]
+    alias: str = ""
+
+
+@dataclass
+class PipelineConfig:
+    file: str
+    service: dict[str, Any]
+    inputs: list[PluginConfig] = field(default_factory=list)
+    filters: list[PluginConfig] = field(default_factory=list)
+    outputs: list[PluginConfig] = field(default_factory=list)
+
+
+def expand(value: Any, env: Mapping[str, str]) -> Any:
+    """`${VAR}` and `${VAR:-default}` in strings, recursively; a missing VAR is a KeyError."""
+    if isinstance(value, str):
+        return _VAR.sub(lambda m: _lookup(m, env), value)
+    if isinstance(value, list):
+        return [expand(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: expand(item, env) for key, item in value.items()}
+    return value
+
+
+def _lookup(match: re.Match[str], env: Mapping[str, str]) -> str:
+    name, default = match.group(1), match.group(2)
+    if name in env:
+        return env[name]
+    if default is not None:
+        return default
+    raise KeyError(name)
+
+
+def read_yaml(path: str) -> Any:
+    """The parsed file; unreadable files and YAML errors become one clear line."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("the file is not UTF-8 text", file=path) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid YAML: {where}{problem}", file=path) from None
+
+
+def load(path: str, env: Mapping[str, str] | None = None) -> PipelineConfig:
+    """Read, expand and validate a pipeline file."""
+    document = read_yaml(path)
+    if not isinstance(document, dict):
+        raise ConfigError("expected a mapping with 'service' and 'pipeline'", file=path)
+    return parse(document, path, os.environ if env is None else env)
+
+
+def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> PipelineConfig:
+    _only(document, ("service", "pipeline"), path, "")
+    service = _validate(SERVICE, document.get("service") or {}, path, env)
+    pipeline = document.get("pipeline")
+    if not isinstance(pipeline, dict):
+        raise ConfigError("'pipeline' is required: a mapping with inputs, filters and outputs", file=path)
+    _only(pipeline, ("inputs", "filters", "outputs"), path, "pipeline")
+    config = PipelineConfig(path, service)
+    for section in ("inputs", "filters", "outputs"):
+        getattr(config, section).extend(_section(pipeline, section, path, env))
+    if not config.inputs or not config.outputs:
+        raise ConfigError("the pipeline needs at least one input and one output", file=path, plugin="pipeline")
+    from podship.plugins import check_pipeline
+
+    check_pipeline(config)
+    return config
+
+
+def _only(mapping: dict[str, Any], allowed: tuple[str, ...], path: str, plugin: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ConfigError(f"unknown section {key!r}; allowed: {', '.join(allowed)}", file=path, plugin=plugin)
+
+
+def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str, str]) -> list[PluginConfig]:
+    from podship.plugins import table_for
+
+    entries = pipeline.get(section) or []
+    if not isinstance(entries, list):
+        raise ConfigError(f"'{section}' must be a list of plugins", file=path, plugin="pipeline")
+    plugins = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise ConfigError(f"entry {index + 1} must be a mapping with 'name'", file=path, plugin=section)
+        table = table_for(section, str(entry["name"]), path)
+        values = _validate(table, entry, path, env)
+        plugins.append(PluginConfig(table.plugin, values, str(values.get("alias") or "")))
+    return plugins
+
+
+def _validate(table: OptionTable, raw: Any, path: str, env: Mapping[str, str]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping of options", file=path, plugin=table.plugin)
+    expanded = {}
+    for key, value in raw.items():
+        try:
+            expanded[key] = expand(value, env)
+        except KeyError as missing:
+            problem = f"environment variable {missing.args[0]} is not set"
+            raise ConfigError(problem, file=path, plugin=table.plugin, option=str(key)) from None
+    return table.validate(expanded, file=path)
+
+
+def masked(config: PipelineConfig) -> dict[str, Any]:
+    """The effective configuration with every secret replaced by `***`, for `podship check`."""
+
+    def show(values: dict[str, Any]) -> dict[str, Any]:
+        return {key: "***" if isinstance(value, Secret) else value for key, value in values.items()}
+
+    def entries(plugins: list[PluginConfig]) -> list[dict[str, Any]]:
+        return [{"name": plugin.name, **show(plugin.values)} for plugin in plugins]
+
+    return {
+        "service": show(config.service),
+        "pipeline": {
+            "inputs": entries(config.inputs),
+            "filters": entries(config.filters),
+            "outputs": entries(config.outputs),
+        },
+    }

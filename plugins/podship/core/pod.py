@@ -1,0 +1,148 @@
+"""Facts of the PoD Log API as pure functions: times, URLs, handshake statuses and frames.
+
+See shared/pod-log-api.md; the status table follows the one the Stellar Cyber connector documents.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from podship.errors import HandshakeError
+
+HOUR_MS = 3_600_000
+TYPES = ("message", "maillog", "audit")
+TYPE_ALIASES = {"sendmail": "maillog"}
+ID_KEYS = {"message": "guid", "maillog": "id", "audit": "guid"}
+DEFAULT_URL = "wss://logstream.proofpoint.com/v1/stream"
+
+
+def parse_ts(value: object) -> int:
+    """Epoch milliseconds (UTC) from a PoD timestamp, leniently.
+
+    PoD sends `2024-05-22T12:10:03.058340-0700`; `Z`, `-0000`, naive (taken as UTC), any number of
+    fraction digits, and numbers (epoch seconds, or milliseconds when large) are accepted too.
+    """
+    if isinstance(value, bool):
+        raise ValueError("timestamp is a boolean")
+    if isinstance(value, int | float):
+        return int(value if value > 10**11 else value * 1000)
+    if not isinstance(value, str):
+        raise ValueError(f"timestamp is a {type(value).__name__}")
+    moment = datetime.fromisoformat(value.strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000 + (0.5 if moment.timestamp() >= 0 else -0.5))
+
+
+def format_ts(ms: int) -> str:
+    """A query time: UTC with an explicit offset, millisecond precision."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+0000"
+
+
+def iso_utc(ms: int) -> str:
+    """A record or log time: RFC 3339 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def floor_hour(ms: int) -> int:
+    return ms - ms % HOUR_MS
+
+
+def ceil_hour(ms: int) -> int:
+    return floor_hour(ms + HOUR_MS - 1)
+
+
+def canonical_type(name: str) -> str:
+    name = TYPE_ALIASES.get(name, name)
+    if name not in TYPES:
+        raise ValueError(f"unknown type {name!r}; expected one of {', '.join(TYPES)}")
+    return name
+
+
+def stream_url(base: str, cid: str, kind: str, since_ms: int | None = None, to_ms: int | None = None) -> str:
+    """The stream URL with a URL-encoded query (a raw `+` in an offset would arrive as a space)."""
+    query: dict[str, str] = {"cid": cid, "type": kind}
+    if since_ms is not None:
+        query["sinceTime"] = format_ts(since_ms)
+    if to_ms is not None:
+        query["toTime"] = format_ts(to_ms)
+    return f"{base}?{urlencode(query)}"
+
+
+_STATUS: dict[int, tuple[str, str]] = {
+    400: ("Bad Request: an error in the connector configuration (cluster id, type or time range).",
+          "Did you configure the connector correctly? Is the backfill within 30 days?"),
+    401: ("Unauthorized: the API key is invalid, expired, for another cluster id, or not licensed.",
+          "Did you enter your credentials correctly? Are they expired, or not licensed for Remote Syslog?"),
+    403: ("Forbidden: the permission or scope of a valid API key is not right.",
+          "Do you have the required role or permissions?"),
+    404: ("Not Found: the URL path does not resolve.", "Did you enter the API URL correctly (wss://.../v1/stream)?"),
+    405: ("Method Not Allowed: the server expects a GET upgrade.", "Is a proxy rewriting the request?"),
+    409: ("Conflict: this API key already has a session for this type (or the last one is not released yet).",
+          "Is another connector or collector using the same key and type? podship retries with backoff."),
+    429: ("Too Many Requests: too much traffic, or the licence or quota is exceeded.",
+          "It recovers by itself; podship retries with backoff. If it persists, check limits and licensing."),
+}
+_RETRYABLE = {409, 429}
+
+
+def handshake_error(status: int) -> HandshakeError:
+    """What an HTTP refusal of the upgrade means, what to check, and whether retrying can help."""
+    if status in _STATUS:
+        meaning, check = _STATUS[status]
+    elif status >= 500:
+        meaning, check = "Server Error: PoD is having trouble.", "podship retries with backoff."
+    else:
+        meaning, check = "Unexpected status from the server.", "Is the URL right, and is a proxy in the way?"
+    return HandshakeError(status, meaning, check, retryable=status in _RETRYABLE or status >= 500)
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A decoded WebSocket message: an event, nothing (empty frame), or a rejection with its reason."""
+
+    event: dict[str, Any] | None = None
+    reason: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return self.event is None and not self.reason
+
+
+EMPTY = Frame()
+
+
+def decode_frame(data: bytes | str, max_bytes: int) -> Frame:
+    """One WebSocket message to one event; text and binary alike, trailing newlines tolerated."""
+    size = len(data)
+    if size > max_bytes:
+        return Frame(reason=f"frame of {size} bytes is over max_frame_bytes ({max_bytes})")
+    if not data.strip():
+        return EMPTY
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Frame(reason=f"not JSON: {exc}")
+    if not isinstance(value, dict):
+        return Frame(reason=f"not a JSON object but a {type(value).__name__}")
+    return Frame(event=value)
+
+
+def event_identity(event: dict[str, Any], kind: str) -> tuple[str, int]:
+    """The event's id and time (epoch ms UTC); ValueError says what is missing or malformed."""
+    key = ID_KEYS[kind]
+    event_id = event.get(key)
+    if not isinstance(event_id, str) or not event_id:
+        raise ValueError(f"no event id: {key!r} is missing or not a string")
+    if "ts" not in event:
+        raise ValueError("no event time: 'ts' is missing")
+    try:
+        return event_id, parse_ts(event["ts"])
+    except (ValueError, OverflowError, OSError) as exc:
+        raise ValueError(f"unparseable 'ts' {event['ts']!r}: {exc}") from None

@@ -1,0 +1,236 @@
+"""PoD event -> syslog-index record, one function per event type.
+
+The record follows what Stellar Cyber's Syslog index holds for its PoD connector: an envelope
+(`timestamp`, `msg_class`, `msg_origin`, `tenant_name`, ...), flat snake_case fields that analysts
+search on, and the original event under `proofpoint_on_demand` with blank values omitted. PoD fields
+change shape between versions (a list, a scalar, a number as a string), so every reader is lenient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from podship.core.pod import iso_utc
+
+ORIGIN = {
+    "source": "proofpoint_on_demand",
+    "vendor": "proofpoint",
+    "category": "email",
+    "processor": {"name": "proofpoint_on_demand", "type": "log_collector"},
+}
+Record = dict[str, Any]
+_SCORES = ("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "lowpriority")
+
+
+def compact(value: Any) -> Any:
+    """`value` with None, empty strings, empty lists and empty maps removed, recursively."""
+    if isinstance(value, dict):
+        items = ((key, compact(item)) for key, item in value.items())
+        return {key: item for key, item in items if not _blank(item)}
+    if isinstance(value, list):
+        return [item for item in map(compact, value) if not _blank(item)]
+    return value
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str | list | dict) and not value)
+
+
+def dig(event: Any, *path: str) -> Any:
+    """The value at `path`, or None where any step is missing or not a map."""
+    for key in path:
+        if not isinstance(event, dict):
+            return None
+        event = event.get(key)
+    return event
+
+
+def first(value: Any) -> Any:
+    """The first element of a list, or the value itself (PoD header values are lists)."""
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def number(value: Any) -> int | float | None:
+    """A number from a number or a numeric string (sendmail values are strings)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return value
+    try:
+        text = str(value).strip()
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    except ValueError:
+        return None
+
+
+def truthy(value: Any) -> bool:
+    """PoD's booleans, once seen as the string "True"."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def normalise(event: dict[str, Any], kind: str, event_id: str, ts_ms: int, context: dict[str, str]) -> Record:
+    """The syslog-index record of one event; `context` holds tenant_name and connector."""
+    record: Record = {
+        "timestamp": ts_ms,
+        "event_time": iso_utc(ts_ms),
+        "msg_class": f"proofpoint_on_demand_{kind}",
+        "msg_origin": ORIGIN,
+        "tenant_name": context.get("tenant_name"),
+        "connector": context.get("connector"),
+        "event_type": kind,
+        "event_id": event_id,
+    }
+    record.update(_FIELDS[kind](event))
+    record["proofpoint_on_demand"] = event
+    return compact(record)  # type: ignore[no-any-return]
+
+
+def _final_action(event: dict[str, Any]) -> dict[str, Any]:
+    actions = [action for action in as_list(dig(event, "filter", "actions")) if isinstance(action, dict)]
+    final = next((action for action in actions if truthy(action.get("isFinal"))), None)
+    if final is None:
+        return {}
+    return {"final_action": final.get("action"), "final_module": final.get("module"), "final_rule": final.get("rule")}
+
+
+def _attachments(event: dict[str, Any]) -> list[dict[str, Any]]:
+    parts = [part for part in as_list(event.get("msgParts")) if isinstance(part, dict)]
+    return [
+        {
+            "name": part.get("detectedName") or part.get("labeledName"),
+            "type": part.get("detectedMime") or part.get("labeledMime"),
+            "ext": part.get("detectedExt") or part.get("labeledExt"),
+            "size_bytes": number(part.get("detectedSizeBytes") or part.get("sizeDecodedBytes")),
+            "md5": part.get("md5"),
+            "sha256": part.get("sha256"),
+            "disposition": part.get("disposition"),
+        }
+        for part in parts
+        if part.get("disposition") == "attached" or part.get("detectedName") or part.get("labeledName")
+    ]
+
+
+def _urls(event: dict[str, Any]) -> list[str]:
+    urls: list[str] = []
+    for part in as_list(event.get("msgParts")):
+        for entry in as_list(dig(part, "urls")):
+            url = entry.get("url") if isinstance(entry, dict) else None
+            if isinstance(url, str) and url not in urls:
+                urls.append(url)
+    return urls
+
+
+def _scores(event: dict[str, Any]) -> dict[str, Any]:
+    scores = dig(event, "filter", "modules", "spam", "scores") or {}
+    classifiers = dig(scores, "classifiers") or {}
+    fields = {f"{name}_score": number(dig(classifiers, name)) for name in _SCORES}
+    fields["spam_score"] = number(dig(scores, "overall"))
+    fields["spam_engine_score"] = number(dig(scores, "engine"))
+    return fields
+
+
+def _header(event: dict[str, Any], name: str) -> Any:
+    value = dig(event, "msg", "normalizedHeader", name)
+    return value if value is not None else dig(event, "msg", "header", name)
+
+
+def _origin(event: dict[str, Any]) -> dict[str, Any]:
+    data = dig(event, "metadata", "origin", "data") or {}
+    pps = event.get("pps") or {}
+    return {
+        "reporting_host": dig(data, "agent") or dig(pps, "agent"),
+        "cluster_id": dig(data, "cid") or dig(pps, "cid"),
+        "pod_version": dig(data, "version") or dig(pps, "version"),
+    }
+
+
+def _message(event: dict[str, Any]) -> dict[str, Any]:
+    connection = event.get("connection") or {}
+    tls = dig(connection, "tls", "inbound") or {}
+    fields: dict[str, Any] = {
+        "src_ip": connection.get("ip"),
+        "src_host": connection.get("host"),
+        "helo": connection.get("helo"),
+        "src_country": connection.get("country"),
+        "session_id": connection.get("sid"),
+        "direction": dig(event, "filter", "routeDirection"),
+        "disposition": dig(event, "filter", "disposition"),
+        "queue_id": dig(event, "filter", "qid"),
+        "parent_event_id": dig(event, "filter", "origGuid"),
+        "envelope_from": dig(event, "envelope", "from"),
+        "envelope_rcpts": as_list(dig(event, "envelope", "rcpts")),
+        "header_from": first(_header(event, "from")),
+        "header_to": as_list(_header(event, "to")),
+        "header_cc": as_list(_header(event, "cc")),
+        "header_reply_to": first(_header(event, "reply-to")),
+        "subject": first(_header(event, "subject")),
+        "message_id": first(_header(event, "message-id")),
+        "msg_size_bytes": number(dig(event, "filter", "msgSizeBytes") or dig(event, "msg", "sizeBytes")),
+        "virus_names": as_list(dig(event, "filter", "modules", "av", "virusNames")),
+        "spf_result": dig(event, "filter", "modules", "spf", "result"),
+        "dmarc_result": dig(event, "filter", "modules", "dmarc", "filterdResult"),
+        "quarantine_folder": dig(event, "filter", "quarantine", "folder"),
+        "quarantine_rule": dig(event, "filter", "quarantine", "rule"),
+        "attachments": _attachments(event),
+        "urls": _urls(event),
+        "tls_version": tls.get("version"),
+        "tls_cipher": tls.get("cipher"),
+        "tls_cipher_bits": number(tls.get("cipherBits")),
+    }
+    return fields | _final_action(event) | _scores(event) | _origin(event)
+
+
+def _maillog(event: dict[str, Any]) -> dict[str, Any]:
+    sm = event.get("sm") or {}
+    fields: dict[str, Any] = {
+        "raw": event.get("data"),
+        "queue_id": sm.get("qid"),
+        "envelope_from": sm.get("from"),
+        "envelope_rcpts": as_list(sm.get("to")),
+        "sendmail_status": sm.get("stat"),
+        "dsn": sm.get("dsn"),
+        "relay": sm.get("relay"),
+        "mailer": sm.get("mailer"),
+        "delay": sm.get("delay"),
+        "msg_size_bytes": number(sm.get("sizeBytes")),
+        "nrcpts": number(sm.get("nrcpts")),
+        "message_id": sm.get("msgid"),
+        "protocol": sm.get("proto"),
+        "tls_version": dig(event, "tls", "version"),
+        "tls_cipher": dig(event, "tls", "cipher"),
+        "tls_verify": dig(event, "tls", "verify") or sm.get("tls.verify"),
+    }
+    return fields | _origin(event)
+
+
+def _audit(event: dict[str, Any]) -> dict[str, Any]:
+    audit = event.get("audit") or {}
+    tags = {tag.get("name"): tag.get("value") for tag in as_list(audit.get("tags")) if isinstance(tag, dict)}
+    fields: dict[str, Any] = {
+        "audit_action": audit.get("action"),
+        "audit_level": audit.get("level"),
+        "resource_type": audit.get("resourceType"),
+        "resource_name": audit.get("resourceName"),
+        "user_email": dig(audit, "user", "email"),
+        "user_id": dig(audit, "user", "id"),
+        "src_ip": dig(audit, "user", "ipAddress"),
+        "user_roles": as_list(dig(audit, "user", "rolesAssigned")),
+        "audit_tags": {str(name): value for name, value in tags.items() if name is not None},
+    }
+    return fields | _origin(event)
+
+
+_FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "message": _message,
+    "maillog": _maillog,
+    "audit": _audit,
+}

@@ -1,0 +1,61 @@
+"""The one exception root of podship.
+
+Errors say whether retrying can help (`retryable`) instead of relying on long isinstance chains,
+and each shell maps third-party exceptions to these in exactly one place.
+"""
+
+from __future__ import annotations
+
+
+class PodshipError(Exception):
+    """Root of every error podship raises on purpose."""
+
+    retryable = False
+
+
+class ConfigError(PodshipError):
+    """A configuration mistake: names the file, the plugin and the option involved."""
+
+    def __init__(self, problem: str, *, file: str = "", plugin: str = "", option: str = "") -> None:
+        self.problem, self.file, self.plugin, self.option = problem, file, plugin, option
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = [self.file or "<config>"]
+        if self.plugin:
+            where.append(f"plugin {self.plugin!r}")
+        if self.option:
+            where.append(f"option {self.option!r}")
+        return ": ".join([*where, self.problem])
+
+    def located(self, *, file: str = "", plugin: str = "") -> ConfigError:
+        """The same error with the file or plugin filled in where it was not known yet."""
+        return ConfigError(
+            self.problem,
+            file=self.file or file,
+            plugin=self.plugin or plugin,
+            option=self.option,
+        )
+
+
+class HandshakeError(PodshipError):
+    """The PoD server refused the WebSocket upgrade with an HTTP status."""
+
+    def __init__(self, status: int, meaning: str, check: str, retryable: bool) -> None:
+        self.status, self.meaning, self.check = status, meaning, check
+        self.retryable = retryable
+        super().__init__(f"HTTP {status}: {meaning}" + (f" {check}" if check else ""))
+
+
+class StreamError(PodshipError):
+    """The connection broke (network error, abnormal close); always worth a retry."""
+
+    retryable = True
+
+
+class OutputError(PodshipError):
+    """An output could not deliver a batch."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        self.retryable = retryable
+        super().__init__(message)

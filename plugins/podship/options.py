@@ -1,0 +1,216 @@
+"""One declarative options table per plugin.
+
+From each table come validation (unknown keys, wrong types, ranges), `podship options` help and the
+option tables in the README, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from podship.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
+
+
+class Secret:
+    """A value that must never reach a log line, an error, `ps` output or a repr."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `1.5`, `30s`, `30m`, `6h`, `7d` or `250ms`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m, 6h or 7d")
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"expected a duration such as 30s, 5m, 6h or 7d, got {value!r}")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def parse_size(value: object) -> int:
+    """Bytes from `1048576`, `512KiB`, `16MiB` or `1GB`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 16MiB")
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValueError(f"expected a size such as 4096, 512KiB or 16MiB, got {value!r}")
+    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
+
+
+def _as_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"true", "on", "yes", "1"}:
+        return True
+    if text in {"false", "off", "no", "0"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _as_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return int(value)
+
+
+def _as_float(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _as_str(value: object) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise ValueError(f"expected a string, got {type(value).__name__}")
+    return str(value)
+
+
+def _as_secret(value: object) -> Secret:
+    return value if isinstance(value, Secret) else Secret(_as_str(value))
+
+
+def _as_list(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [_as_str(item) for item in items]
+
+
+_CONVERTERS: dict[str, Callable[[object], Any]] = {
+    "str": _as_str,
+    "int": _as_int,
+    "float": _as_float,
+    "bool": _as_bool,
+    "duration": parse_duration,
+    "size": parse_size,
+    "secret": _as_secret,
+    "list": _as_list,
+}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of one plugin: its name, type, default and a one-line description."""
+
+    name: str
+    type: str
+    default: Any
+    description: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    required: bool = False
+
+    @property
+    def secret(self) -> bool:
+        return self.type == "secret"
+
+    def convert(self, raw: object) -> Any:
+        try:
+            value = _CONVERTERS[self.type](raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc), option=self.name) from None
+        self._check_range(value)
+        return value
+
+    def _check_range(self, value: Any) -> None:
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"expected one of {', '.join(self.choices)}, got {value!r}", option=self.name)
+        if self.minimum is not None and value < self.minimum:
+            raise ConfigError(f"must be at least {self.minimum:g}, got {value!r}", option=self.name)
+        if self.maximum is not None and value > self.maximum:
+            raise ConfigError(f"must be at most {self.maximum:g}, got {value!r}", option=self.name)
+
+
+@dataclass(frozen=True)
+class OptionTable:
+    """The options of one plugin; `validate` turns a raw mapping into typed values."""
+
+    plugin: str
+    kind: str
+    summary: str
+    options: tuple[Option, ...]
+    generic: tuple[str, ...] = field(default=("name",))
+
+    def names(self) -> list[str]:
+        return [option.name for option in self.options]
+
+    def validate(self, raw: Mapping[str, Any], *, file: str = "") -> dict[str, Any]:
+        unknown = sorted(set(raw) - set(self.names()) - set(self.generic))
+        if unknown:
+            allowed = ", ".join(self.names())
+            raise ConfigError(f"unknown option; allowed: {allowed}", file=file, plugin=self.plugin, option=unknown[0])
+        values = {}
+        for option in self.options:
+            values[option.name] = self._value(option, raw, file)
+        return values
+
+    def _value(self, option: Option, raw: Mapping[str, Any], file: str) -> Any:
+        if option.name not in raw or raw[option.name] is None:
+            if option.required:
+                raise ConfigError("is required", file=file, plugin=self.plugin, option=option.name)
+            return option.default
+        try:
+            return option.convert(raw[option.name])
+        except ConfigError as exc:
+            raise exc.located(file=file, plugin=self.plugin) from None
+
+
+def render_default(option: Option) -> str:
+    if option.required:
+        return "(required)"
+    if option.default is None or option.default == "":
+        return "(none)"
+    if isinstance(option.default, bool):
+        return str(option.default).lower()
+    return str(option.default)
+
+
+def markdown_table(table: OptionTable) -> str:
+    """The README's table for one plugin (a test keeps the README in sync with this)."""
+    lines = [
+        f"#### `{table.plugin}` ({table.kind})",
+        "",
+        table.summary,
+        "",
+        "| option | type | default | description |",
+        "|---|---|---|---|",
+    ]
+    for option in table.options:
+        kind = option.type + (f": {' / '.join(option.choices)}" if option.choices else "")
+        lines.append(f"| `{option.name}` | {kind} | `{render_default(option)}` | {option.description} |")
+    return "\n".join(lines)
+
+
+def text_help(table: OptionTable) -> Iterable[str]:
+    yield f"{table.plugin} ({table.kind}): {table.summary}"
+    for option in table.options:
+        yield f"  {option.name:<22} {option.type:<9} default {render_default(option):<12} {option.description}"

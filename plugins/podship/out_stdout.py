@@ -1,0 +1,49 @@
+"""`stdout` output: one record per line for Fluent Bit `exec` and Vector `exec`.
+
+A batch counts as acknowledged once it is written and flushed. The write runs in a thread so that a
+reader who stops reading blocks this output (backpressure up to the WebSocket) without freezing the
+event loop, whose keep-alive pings must go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any, BinaryIO
+
+from podship.core.encode_json import ndjson_batch
+from podship.errors import OutputError
+from podship.options import Option, OptionTable
+
+OPTIONS = OptionTable(
+    plugin="stdout",
+    kind="output",
+    summary="Writes one JSON record per line to standard output (logs go to stderr).",
+    options=(Option("format", "str", "json_lines", "Line format: one syslog-index record per line.", choices=("json_lines",)),),
+)
+
+
+class StdoutOutput:
+    name = "stdout"
+
+    def __init__(self, values: dict[str, Any], stream: BinaryIO | None = None) -> None:
+        self.values = values
+        self.stream = stream if stream is not None else sys.stdout.buffer
+
+    async def start(self) -> None:
+        return None
+
+    async def write(self, records: list[dict[str, Any]]) -> None:
+        await asyncio.to_thread(self._write, ndjson_batch(records))
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.stream.write(data)
+            self.stream.flush()
+        except BrokenPipeError:
+            raise OutputError("stdout: the reader closed the pipe", retryable=False) from None
+        except OSError as exc:
+            raise OutputError(f"stdout: {exc.strerror}") from None
+
+    async def close(self) -> None:
+        return None

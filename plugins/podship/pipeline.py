@@ -1,0 +1,153 @@
+"""Inputs -> bounded queue -> outputs, with acknowledgements flowing back to the inputs.
+
+The queue is bounded, so when an output stalls the worker stops taking, inputs block on `put`,
+stop reading their WebSocket, and the server's TCP window closes: memory stays bounded. A batch is
+acknowledged to its inputs only after every output has it; inputs persist progress on a timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Protocol
+
+from podship.config import PipelineConfig, PluginConfig
+from podship.errors import OutputError
+from podship.in_proofpoint import Item, ProofpointInput, backoff
+from podship.out_stdout import StdoutOutput
+
+log = logging.getLogger("podship.pipeline")
+
+
+class Output(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def write(self, records: list[dict[str, Any]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def build_output(plugin: PluginConfig) -> Output:
+    builders = {"stdout": StdoutOutput}
+    return builders[plugin.name](plugin.values)
+
+
+class Pipeline:
+    """One running pipeline; `run()` returns the process exit code."""
+
+    def __init__(self, config: PipelineConfig, *, outputs: list[Output] | None = None, max_records: int = 0) -> None:
+        self.service = config.service
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
+        state_dir = Path(self.service["state_dir"])
+        self.inputs = [ProofpointInput(p.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"]) for p in config.inputs]
+        self.outputs = outputs if outputs is not None else [build_output(p) for p in config.outputs]
+        self.max_records, self.records_out = max_records, 0
+        self.stop = asyncio.Event()
+        self.fatal: BaseException | None = None
+        self._last_commit = time.monotonic()
+
+    async def run(self) -> int:
+        for output in self.outputs:
+            await output.start()
+        tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
+        worker = asyncio.create_task(self._work(), name="outputs")
+        await self._until_done(set(tasks), worker)
+        await self._shutdown(set(tasks), worker)
+        return self._exit_code()
+
+    async def _until_done(self, tasks: set[asyncio.Task[None]], worker: asyncio.Task[None]) -> None:
+        stopper = asyncio.create_task(self.stop.wait())
+        pending = {*tasks, worker, stopper}
+        while tasks & pending and not self.stop.is_set() and not worker.done():
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+
+    async def _shutdown(self, tasks: set[asyncio.Task[None]], worker: asyncio.Task[None]) -> None:
+        """Stop reading, drain what is in flight within the grace period, then save progress."""
+        for source in self.inputs:
+            source.stopping.set()
+        deadline = time.monotonic() + self.service["grace_period"]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), max(0.1, deadline - time.monotonic()))
+        if not worker.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.queue.join(), max(0.1, deadline - time.monotonic()))
+        drained = self.queue.empty()
+        for task in [*tasks, worker]:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, worker, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("a task crashed", exc_info=outcome)
+                self.fatal = self.fatal or outcome
+        for source in self.inputs:
+            source.commit(final=drained)
+        for output in self.outputs:
+            await output.close()
+        if not drained:
+            log.warning("grace period over with %d records in flight; they will be fetched again", self.queue.qsize())
+
+    def _exit_code(self) -> int:
+        if self.fatal is not None:
+            log.error("stopped: %s", self.fatal)
+            return 1
+        if all(source.failure is not None for source in self.inputs):
+            log.error("no connector is left running")
+            return 1
+        return 0
+
+    async def _work(self) -> None:
+        try:
+            while True:
+                batch = await self._take()
+                await self._deliver([item.record for item in batch])
+                self._acknowledge(batch)
+        except OutputError as exc:
+            self.fatal = exc
+
+    async def _take(self) -> list[Item]:
+        batch = [await self.queue.get()]
+        limit = self.service["batch_size"]
+        while len(batch) < limit and not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        return batch
+
+    async def _deliver(self, records: list[dict[str, Any]]) -> None:
+        """Every output takes the batch; a retryable failure is retried, holding the pipeline back."""
+        for output in self.outputs:
+            attempt = 0
+            while True:
+                try:
+                    await output.write(records)
+                    break
+                except OutputError as exc:
+                    if not exc.retryable:
+                        raise
+                    delay = backoff(attempt, 0.5, 30.0)
+                    log.warning("output %s failed: %s; retrying in %.1fs", output.name, exc, delay)
+                    await asyncio.sleep(delay)
+                    attempt += 1
+
+    def _acknowledge(self, batch: list[Item]) -> None:
+        by_source: dict[ProofpointInput, list[tuple[str, int]]] = defaultdict(list)
+        for item in batch:
+            by_source[item.source].append((item.event_id, item.ts))
+        for source, pairs in by_source.items():
+            source.acked(pairs)
+        for _ in batch:
+            self.queue.task_done()
+        self.records_out += len(batch)
+        if self.max_records and self.records_out >= self.max_records:
+            self.stop.set()
+        if time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]:
+            self._commit()
+
+    def _commit(self) -> None:
+        for source in self.inputs:
+            source.commit()
+        self._last_commit = time.monotonic()

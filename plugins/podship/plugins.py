@@ -1,0 +1,47 @@
+"""The plugin registry: names in the pipeline file -> options table, checks and constructor."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import ModuleType
+
+from podship import in_proofpoint, out_stdout
+from podship.config import SERVICE, PipelineConfig
+from podship.errors import ConfigError
+from podship.options import OptionTable
+
+REGISTRY: dict[str, dict[str, ModuleType]] = {
+    "inputs": {"proofpoint_pod": in_proofpoint},
+    "filters": {},
+    "outputs": {"stdout": out_stdout},
+}
+
+
+def all_tables() -> list[OptionTable]:
+    tables = [SERVICE]
+    for section in REGISTRY.values():
+        tables.extend(module.OPTIONS for module in section.values())
+    return tables
+
+
+def table_for(section: str, name: str, path: str) -> OptionTable:
+    modules = REGISTRY[section]
+    if name not in modules:
+        allowed = ", ".join(modules) or "(none yet)"
+        raise ConfigError(f"unknown plugin {name!r} in {section}; available: {allowed}", file=path, plugin=name)
+    table: OptionTable = modules[name].OPTIONS
+    return table
+
+
+def check_pipeline(config: PipelineConfig) -> None:
+    """Checks per plugin, then across plugins (connector names are unique)."""
+    for section in ("inputs", "filters", "outputs"):
+        for plugin in getattr(config, section):
+            checker = getattr(REGISTRY[section][plugin.name], "check", None)
+            if checker is not None:
+                checker(plugin.values, config.file)
+                plugin.alias = str(plugin.values.get("alias") or plugin.alias)
+    names = Counter(plugin.alias for plugin in config.inputs)
+    for name, count in names.items():
+        if count > 1:
+            raise ConfigError(f"connector name {name!r} is used by {count} inputs; names must be unique", file=config.file, plugin="proofpoint_pod", option="alias")

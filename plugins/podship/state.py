@@ -1,0 +1,123 @@
+"""Per-connector state on disk: checkpoint, journal of acknowledged ids, dead letters.
+
+Checkpoints are written atomically (temp file, fsync, rename, fsync of the directory) so `kill -9`
+at any moment leaves either the old or the new one. Acknowledged ids are appended to a journal
+instead of rewriting the whole deduplication set at every commit; the journal is compacted when
+it holds mostly forgotten ids. Everything is created owner-only: it describes a customer's mail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from podship.core.coverage import Coverage, Timing
+from podship.errors import ConfigError
+
+_CHECKPOINT, _JOURNAL, _DEAD = "checkpoint.json", "seen.log", "deadletter.jsonl"
+
+
+class Store:
+    """The files of one connector under `<state_dir>/<connector>/`."""
+
+    def __init__(self, state_dir: Path, connector: str, dead_letter_max_bytes: int = 64 << 20) -> None:
+        self.root = state_dir / connector
+        self.dead_letter_max_bytes = dead_letter_max_bytes
+        self._journal_lines = 0
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            probe = self.root / ".probe"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise ConfigError(f"state directory {self.root} is not writable: {exc.strerror}", option="state_dir") from None
+
+    def load(self, timing: Timing, now: int, backfill_ms: int) -> Coverage:
+        """The saved coverage, or a fresh one that backfills `backfill_ms`."""
+        path = self.root / _CHECKPOINT
+        if not path.exists():
+            return Coverage.fresh(timing, now, backfill_ms)
+        snapshot = json.loads(path.read_text())
+        coverage = Coverage.restore(timing, snapshot, self._read_journal())
+        coverage.prune()
+        return coverage
+
+    def _read_journal(self) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        path = self.root / _JOURNAL
+        if not path.exists():
+            return seen
+        with path.open("rb") as journal:
+            for line in journal:
+                ts, _, event_id = line.rstrip(b"\n").partition(b" ")
+                if event_id and ts.lstrip(b"-").isdigit():  # a torn last line after a crash is skipped
+                    seen[event_id.decode()] = int(ts)
+                self._journal_lines += 1
+        return seen
+
+    def commit(self, coverage: Coverage, acked: Iterable[tuple[str, int]], *, clean: bool = False) -> None:
+        """Journal the newly acknowledged ids, then replace the checkpoint atomically."""
+        lines = [f"{ts} {event_id}\n" for event_id, ts in acked]
+        coverage.prune()
+        if self._journal_lines + len(lines) > 2 * len(coverage.seen) + 10_000:
+            self._compact(coverage.seen)
+        elif lines:
+            self._append(lines)
+        self._replace(_CHECKPOINT, json.dumps(coverage.snapshot(clean_close=clean)).encode())
+
+    def _append(self, lines: list[str]) -> None:
+        fd = os.open(self.root / _JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, "".join(lines).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._journal_lines += len(lines)
+
+    def _compact(self, seen: dict[str, int]) -> None:
+        body = "".join(f"{ts} {event_id}\n" for event_id, ts in seen.items())
+        self._replace(_JOURNAL, body.encode())
+        self._journal_lines = len(seen)
+
+    def _replace(self, name: str, data: bytes) -> None:
+        temp = self.root / f".{name}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, self.root / name)
+        directory = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+    def dead_letter(self, reason: str, data: bytes | str) -> None:
+        """Set a bad frame aside with its reason; the file rotates once at its size limit."""
+        path = self.root / _DEAD
+        if path.exists() and path.stat().st_size > self.dead_letter_max_bytes:
+            os.replace(path, path.with_suffix(".jsonl.1"))
+        entry: dict[str, Any] = {"time": time.time(), "reason": reason, "size": len(data)}
+        entry.update(_frame_field(data))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
+def _frame_field(data: bytes | str) -> dict[str, str]:
+    """The frame as text where it is UTF-8, else as base64."""
+    if isinstance(data, str):
+        return {"frame": data}
+    try:
+        return {"frame": data.decode()}
+    except UnicodeDecodeError:
+        return {"frame_base64": base64.b64encode(data).decode()}
