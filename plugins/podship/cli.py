@@ -39,13 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="podship", description="Ship Proofpoint on Demand logs into Fluent Bit, Vector, Fluentd and syslog.")
+    parser = argparse.ArgumentParser(
+        prog="podship",
+        description="Ship Proofpoint on Demand logs into Fluent Bit, Vector, Fluentd and syslog.",
+    )
     parser.add_argument("--version", action="version", version=f"podship {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the pipeline of a configuration file")
     run.add_argument("-c", "--config", required=True, help="pipeline file (YAML)")
     run.set_defaults(handler=_run)
-    check = commands.add_parser("check", help="validate a configuration file and print it with secrets masked")
+    check = commands.add_parser(
+        "check", help="validate a configuration file and print it with secrets masked"
+    )
     check.add_argument("-c", "--config", required=True)
     check.set_defaults(handler=_check)
     opts = commands.add_parser("options", help="list the options of every plugin, or of one")
@@ -116,9 +121,21 @@ def _options(args: argparse.Namespace) -> int:
 def _sim_options(args: argparse.Namespace) -> SimOptions:
     line = Timeline(seed=args.seed, big_every=args.big_every)
     line.rates.update({kind: rate * args.rate for kind, rate in line.rates.items()})
-    faults = Faults(drop_every=args.drop_every, bad_every=args.bad_every, refuse_count=args.refuse, refuse_status=args.refuse_status)
+    faults = Faults(
+        drop_every=args.drop_every,
+        bad_every=args.bad_every,
+        refuse_count=args.refuse,
+        refuse_status=args.refuse_status,
+    )
     token = os.environ.get("PODSHIP_SIM_TOKEN", "sim-token")
-    return SimOptions(host=args.host, port=args.port, tokens={token: args.cid}, timeline=line, speed=args.speed, faults=faults)
+    return SimOptions(
+        host=args.host,
+        port=args.port,
+        tokens={token: args.cid},
+        timeline=line,
+        speed=args.speed,
+        faults=faults,
+    )
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -147,7 +164,9 @@ async def _demo_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="podship-demo-") as state_dir:
         async with Simulator(sim_options) as sim:
             document = _demo_document(sim.url, state_dir)
-            pipeline = Pipeline(config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"}), max_records=args.events)
+            pipeline = Pipeline(
+                config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"}), max_records=args.events
+            )
             started = time.monotonic()
             code = await _serve(pipeline, 0.0 if args.follow else args.seconds)
             _summary(pipeline, time.monotonic() - started)
@@ -181,6 +200,7 @@ def _summary(pipeline: Pipeline, seconds: float) -> None:
     windows = sum(source.stats.archive_windows for source in pipeline.inputs)
     print(
         f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
-        f"{windows} archive hours backfilled, then live; {duplicates} duplicates dropped, {dead} dead-lettered",
+        f"{windows} archive hours backfilled, then live; "
+        f"{duplicates} duplicates dropped, {dead} dead-lettered",
         file=sys.stderr,
     )

@@ -32,13 +32,53 @@ SERVICE = OptionTable(
     kind="service",
     summary="Process-wide settings: where state lives, logging, batching and shutdown.",
     options=(
-        Option("state_dir", "str", "./state", "Checkpoints, id journals and dead letters, one folder per connector."),
-        Option("log_level", "str", "info", "Logging threshold (logs go to stderr only).", choices=("debug", "info", "warning", "error")),
-        Option("batch_size", "int", 500, "Records handed to the outputs at once.", minimum=1, maximum=100_000),
-        Option("buffer_records", "int", 2000, "Records in flight between inputs and outputs before inputs stop reading.", minimum=1, maximum=1_000_000),
-        Option("checkpoint_interval", "duration", 1.0, "How often acknowledged progress is written to disk.", minimum=0.05, maximum=300),
-        Option("grace_period", "duration", 10.0, "On SIGTERM, how long in-flight records may take to drain.", minimum=0, maximum=600),
-        Option("dead_letter_max_bytes", "size", 64 << 20, "Size at which a connector's dead-letter file rotates.", minimum=4096),
+        Option(
+            "state_dir",
+            "str",
+            "./state",
+            "Checkpoints, id journals and dead letters, one folder per connector.",
+        ),
+        Option(
+            "log_level",
+            "str",
+            "info",
+            "Logging threshold (logs go to stderr only).",
+            choices=("debug", "info", "warning", "error"),
+        ),
+        Option(
+            "batch_size", "int", 500, "Records handed to the outputs at once.", minimum=1, maximum=100_000
+        ),
+        Option(
+            "buffer_records",
+            "int",
+            2000,
+            "Records in flight between inputs and outputs before inputs stop reading.",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+        Option(
+            "checkpoint_interval",
+            "duration",
+            1.0,
+            "How often acknowledged progress is written to disk.",
+            minimum=0.05,
+            maximum=300,
+        ),
+        Option(
+            "grace_period",
+            "duration",
+            10.0,
+            "On SIGTERM, how long in-flight records may take to drain.",
+            minimum=0,
+            maximum=600,
+        ),
+        Option(
+            "dead_letter_max_bytes",
+            "size",
+            64 << 20,
+            "Size at which a connector's dead-letter file rotates.",
+            minimum=4096,
+        ),
     ),
     generic=(),
 )
@@ -118,7 +158,9 @@ def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> Pipeli
     for section in ("inputs", "filters", "outputs"):
         getattr(config, section).extend(_section(pipeline, section, path, env))
     if not config.inputs or not config.outputs:
-        raise ConfigError("the pipeline needs at least one input and one output", file=path, plugin="pipeline")
+        raise ConfigError(
+            "the pipeline needs at least one input and one output", file=path, plugin="pipeline"
+        )
     from podship.plugins import check_pipeline
 
     check_pipeline(config)
@@ -128,7 +170,9 @@ def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> Pipeli
 def _only(mapping: dict[str, Any], allowed: tuple[str, ...], path: str, plugin: str) -> None:
     for key in mapping:
         if key not in allowed:
-            raise ConfigError(f"unknown section {key!r}; allowed: {', '.join(allowed)}", file=path, plugin=plugin)
+            raise ConfigError(
+                f"unknown section {key!r}; allowed: {', '.join(allowed)}", file=path, plugin=plugin
+            )
 
 
 def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str, str]) -> list[PluginConfig]:

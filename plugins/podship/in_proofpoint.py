@@ -17,16 +17,32 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+    InvalidStatus,
+    InvalidURI,
+)
 
 from podship.core.coverage import Archive, Coverage, Live, Timing
-from podship.core.pod import DEFAULT_URL, HOUR_MS, iso_utc, canonical_type, decode_frame, event_identity, handshake_error, stream_url
+from podship.core.pod import (
+    DEFAULT_URL,
+    HOUR_MS,
+    backoff,
+    canonical_type,
+    decode_frame,
+    event_identity,
+    handshake_error,
+    iso_utc,
+    stream_url,
+)
 from podship.core.records import normalise
 from podship.errors import ConfigError, HandshakeError, PodshipError, StreamError
 from podship.options import Option, OptionTable, Secret
@@ -40,23 +56,98 @@ OPTIONS = OptionTable(
     options=(
         Option("alias", "str", "", "Connector name: ASCII, unique; default `<tenant>-<type>`."),
         Option("tenant", "str", "", "Tenant name written to every record as `tenant_name`."),
-        Option("cluster_id", "str", None, "PoD cluster id, shown at the top of the PoD admin interface.", required=True),
-        Option("api_key", "secret", None, "PoD API key; write `${POD_API_KEY}` to take it from the environment."),
+        Option(
+            "cluster_id",
+            "str",
+            None,
+            "PoD cluster id, shown at the top of the PoD admin interface.",
+            required=True,
+        ),
+        Option(
+            "api_key", "secret", None, "PoD API key; write `${POD_API_KEY}` to take it from the environment."
+        ),
         Option("api_key_file", "str", "", "A file holding the API key, instead of `api_key`."),
-        Option("type", "str", "message", "Log type; `sendmail` is an alias of maillog.", choices=("message", "maillog", "audit", "sendmail")),
+        Option(
+            "type",
+            "str",
+            "message",
+            "Log type; `sendmail` is an alias of maillog.",
+            choices=("message", "maillog", "audit", "sendmail"),
+        ),
         Option("url", "str", DEFAULT_URL, "Stream URL; `ws://` only for loopback addresses (the simulator)."),
-        Option("backfill", "duration", 7 * DAY, "History fetched from the archive on the first start.", minimum=0, maximum=30 * DAY),
-        Option("keepalive_interval", "duration", 60.0, "Ping interval; PoD drops connections idle for about 5 minutes.", minimum=1, maximum=240),
-        Option("max_frame_bytes", "size", 16 << 20, "Frames larger than this are dead-lettered (PoD events can exceed 1 MiB).", minimum=1024, maximum=1 << 30),
-        Option("reconnect_min", "duration", 2.0, "First reconnect delay; doubles per failure, with jitter.", minimum=0.01, maximum=600),
+        Option(
+            "backfill",
+            "duration",
+            7 * DAY,
+            "History fetched from the archive on the first start.",
+            minimum=0,
+            maximum=30 * DAY,
+        ),
+        Option(
+            "keepalive_interval",
+            "duration",
+            60.0,
+            "Ping interval; PoD drops connections idle for about 5 minutes.",
+            minimum=1,
+            maximum=240,
+        ),
+        Option(
+            "max_frame_bytes",
+            "size",
+            16 << 20,
+            "Frames larger than this are dead-lettered (PoD events can exceed 1 MiB).",
+            minimum=1024,
+            maximum=1 << 30,
+        ),
+        Option(
+            "reconnect_min",
+            "duration",
+            2.0,
+            "First reconnect delay; doubles per failure, with jitter.",
+            minimum=0.01,
+            maximum=600,
+        ),
         Option("reconnect_max", "duration", 60.0, "Longest reconnect delay.", minimum=0.01, maximum=3600),
-        Option("open_timeout", "duration", 10.0, "Time allowed for TCP, TLS and the WebSocket handshake.", minimum=0.1, maximum=300),
-        Option("proxy", "str", "env", "HTTP CONNECT proxy URL; `env` follows HTTPS_PROXY/NO_PROXY, `none` disables."),
+        Option(
+            "open_timeout",
+            "duration",
+            10.0,
+            "Time allowed for TCP, TLS and the WebSocket handshake.",
+            minimum=0.1,
+            maximum=300,
+        ),
+        Option(
+            "proxy",
+            "str",
+            "env",
+            "HTTP CONNECT proxy URL; `env` follows HTTPS_PROXY/NO_PROXY, `none` disables.",
+        ),
         Option("tls_ca_file", "str", "", "CA bundle that verifies the server (default: the system store)."),
         Option("tls_verify", "bool", True, "Verify the server certificate; turning it off logs a warning."),
-        Option("archive_delay", "duration", 3600.0, "How long after an hour ends the archive holds all of it.", minimum=0, maximum=6 * 3600),
-        Option("reorder_window", "duration", 300.0, "How far out of order event times may arrive.", minimum=0, maximum=3600),
-        Option("live_resume", "duration", 3000.0, "A live reconnect within this resumes where it dropped (PoD keeps 1h).", minimum=0, maximum=3600),
+        Option(
+            "archive_delay",
+            "duration",
+            3600.0,
+            "How long after an hour ends the archive holds all of it.",
+            minimum=0,
+            maximum=6 * 3600,
+        ),
+        Option(
+            "reorder_window",
+            "duration",
+            300.0,
+            "How far out of order event times may arrive.",
+            minimum=0,
+            maximum=3600,
+        ),
+        Option(
+            "live_resume",
+            "duration",
+            3000.0,
+            "A live reconnect within this resumes where it dropped (PoD keeps 1h).",
+            minimum=0,
+            maximum=3600,
+        ),
     ),
 )
 log = logging.getLogger("podship.input")
@@ -67,23 +158,40 @@ def check(values: dict[str, Any], path: str) -> None:
     values["type"] = canonical_type(values["type"])
     values["alias"] = values["alias"] or "-".join(filter(None, (values["tenant"], values["type"])))
     if not values["alias"].isascii() or not values["alias"].isprintable() or "/" in values["alias"]:
-        raise ConfigError("connector name must be printable ASCII without '/' (e.g. acme-message)", file=path, plugin=OPTIONS.plugin, option="alias")
+        raise ConfigError(
+            "connector name must be printable ASCII without '/' (e.g. acme-message)",
+            file=path,
+            plugin=OPTIONS.plugin,
+            option="alias",
+        )
     values["api_key"] = _api_key(values, path)
     _check_url(values["url"], path)
 
 
 def _api_key(values: dict[str, Any], path: str) -> Secret:
     if values["api_key"] is not None and values["api_key_file"]:
-        raise ConfigError("set api_key or api_key_file, not both", file=path, plugin=OPTIONS.plugin, option="api_key_file")
+        raise ConfigError(
+            "set api_key or api_key_file, not both", file=path, plugin=OPTIONS.plugin, option="api_key_file"
+        )
     if values["api_key_file"]:
         try:
             key = Path(values["api_key_file"]).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"cannot read the key file: {exc.strerror}", file=path, plugin=OPTIONS.plugin, option="api_key_file") from None
+            raise ConfigError(
+                f"cannot read the key file: {exc.strerror}",
+                file=path,
+                plugin=OPTIONS.plugin,
+                option="api_key_file",
+            ) from None
         values["api_key"] = Secret(key)
     secret = values["api_key"]
     if not isinstance(secret, Secret) or not secret.reveal():
-        raise ConfigError("is required (or api_key_file); use ${POD_API_KEY} to read it from the environment", file=path, plugin=OPTIONS.plugin, option="api_key")
+        raise ConfigError(
+            "is required (or api_key_file); use ${POD_API_KEY} to read it from the environment",
+            file=path,
+            plugin=OPTIONS.plugin,
+            option="api_key",
+        )
     return secret
 
 
@@ -93,7 +201,12 @@ def _check_url(url: str, path: str) -> None:
         return
     if parts.scheme == "ws" and parts.hostname and _loopback(parts.hostname):
         return
-    raise ConfigError("must be wss://HOST/v1/stream (ws:// only for loopback addresses)", file=path, plugin=OPTIONS.plugin, option="url")
+    raise ConfigError(
+        "must be wss://HOST/v1/stream (ws:// only for loopback addresses)",
+        file=path,
+        plugin=OPTIONS.plugin,
+        option="url",
+    )
 
 
 def _loopback(host: str) -> bool:
@@ -125,24 +238,27 @@ class Stats:
     refusals: int = 0
     mode: str = "idle"
     last_error: str = ""
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def backoff(attempt: int, low: float, high: float, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with jitter: between half and all of `low * 2**attempt`, capped at `high`."""
-    ceiling = min(high, low * 2 ** min(attempt, 30))
-    return ceiling * (0.5 + rand() / 2)
 
 
 class ProofpointInput:
     """One connector: a (token, type) stream of one PoD cluster."""
 
-    def __init__(self, values: dict[str, Any], state_dir: Path, emit: Callable[[Item], Awaitable[None]], dead_letter_max_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        values: dict[str, Any],
+        state_dir: Path,
+        emit: Callable[[Item], Awaitable[None]],
+        dead_letter_max_bytes: int = 64 << 20,
+    ) -> None:
         self.values, self.emit = values, emit
         self.name: str = values["alias"]
         self.kind: str = values["type"]
         self.context = {"tenant_name": values["tenant"], "connector": self.name}
-        self.timing = Timing(int(values["reorder_window"] * 1000), int(values["archive_delay"] * 1000), int(values["live_resume"] * 1000))
+        self.timing = Timing(
+            int(values["reorder_window"] * 1000),
+            int(values["archive_delay"] * 1000),
+            int(values["live_resume"] * 1000),
+        )
         self.store = Store(state_dir, self.name, dead_letter_max_bytes)
         self.coverage: Coverage | None = None
         self.stats = Stats()
@@ -162,7 +278,9 @@ class ProofpointInput:
         dates = connection.response.headers.get_all("Date") if connection.response else []
         with contextlib.suppress(TypeError, ValueError, IndexError):
             date = dates[-1]
-            self.clock_offset_ms = int(email.utils.parsedate_to_datetime(date).timestamp() * 1000 - time.time() * 1000)
+            self.clock_offset_ms = int(
+                email.utils.parsedate_to_datetime(date).timestamp() * 1000 - time.time() * 1000
+            )
 
     def load(self, now: int) -> Coverage:
         """The coverage, loaded once the server's clock is known (a first start backfills from it)."""
@@ -188,7 +306,10 @@ class ProofpointInput:
         """Until stopped, or until the server refuses us for a reason no retry can fix."""
         attempt = 0
         if not self.values["tls_verify"]:
-            self.log.warning("TLS verification is OFF for %s: anyone on the path can read this mail log", self.values["url"])
+            self.log.warning(
+                "TLS verification is OFF for %s: anyone on the path can read this mail log",
+                self.values["url"],
+            )
         while not self.stopping.is_set():
             try:
                 await self._session(self._plan())
@@ -205,7 +326,7 @@ class ProofpointInput:
         self.log.error("connector stopped: %s", exc)
 
     async def _retry(self, exc: PodshipError, attempt: int) -> int:
-        delay = backoff(attempt, self.values["reconnect_min"], self.values["reconnect_max"])
+        delay = backoff(attempt, self.values["reconnect_min"], self.values["reconnect_max"], random.random())
         self.stats.reconnects += 1
         self.stats.last_error = str(exc)
         if isinstance(exc, HandshakeError):
@@ -238,7 +359,9 @@ class ProofpointInput:
             self.stats.archive_windows += 1
 
     async def _live(self) -> None:
-        async with self._connect(stream_url(self.values["url"], self.values["cluster_id"], self.kind)) as connection:
+        async with self._connect(
+            stream_url(self.values["url"], self.values["cluster_id"], self.kind)
+        ) as connection:
             self.stats.mode, clean, now = "live", False, self.server_now()
             coverage = self.load(now)
             coverage.live_opened(now)
@@ -346,4 +469,3 @@ class ProofpointInput:
         self.stats.dead_letters += 1
         self.log.warning("dead-lettered a frame: %s", reason)
         self.store.dead_letter(reason, data)
-

@@ -78,15 +78,20 @@ def _as_bool(value: object) -> bool:
 
 
 def _as_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"expected a whole number, got {value!r}")
-    return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise ValueError(f"expected a whole number, got {value!r}")
 
 
 def _as_float(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"expected a number, got {value!r}")
-    return float(value)
+    try:
+        if not isinstance(value, bool) and isinstance(value, int | float | str):
+            return float(value)
+    except ValueError:
+        pass
+    raise ValueError(f"expected a number, got {value!r}")
 
 
 def _as_str(value: object) -> str:
@@ -167,7 +172,9 @@ class OptionTable:
         unknown = sorted(set(raw) - set(self.names()) - set(self.generic))
         if unknown:
             allowed = ", ".join(self.names())
-            raise ConfigError(f"unknown option; allowed: {allowed}", file=file, plugin=self.plugin, option=unknown[0])
+            raise ConfigError(
+                f"unknown option; allowed: {allowed}", file=file, plugin=self.plugin, option=unknown[0]
+            )
         values = {}
         for option in self.options:
             values[option.name] = self._value(option, raw, file)
@@ -213,4 +220,5 @@ def markdown_table(table: OptionTable) -> str:
 def text_help(table: OptionTable) -> Iterable[str]:
     yield f"{table.plugin} ({table.kind}): {table.summary}"
     for option in table.options:
-        yield f"  {option.name:<22} {option.type:<9} default {render_default(option):<12} {option.description}"
+        default = render_default(option)
+        yield f"  {option.name:<22} {option.type:<9} default {default:<12} {option.description}"

@@ -19,7 +19,15 @@ OPTIONS = OptionTable(
     plugin="stdout",
     kind="output",
     summary="Writes one JSON record per line to standard output (logs go to stderr).",
-    options=(Option("format", "str", "json_lines", "Line format: one syslog-index record per line.", choices=("json_lines",)),),
+    options=(
+        Option(
+            "format",
+            "str",
+            "json_lines",
+            "Line format: one syslog-index record per line.",
+            choices=("json_lines",),
+        ),
+    ),
 )
 
 

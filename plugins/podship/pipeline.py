@@ -8,16 +8,18 @@ acknowledged to its inputs only after every output has it; inputs persist progre
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import random
 import time
 from collections import defaultdict
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
 from podship.config import PipelineConfig, PluginConfig
+from podship.core.pod import backoff
 from podship.errors import OutputError
-from podship.in_proofpoint import Item, ProofpointInput, backoff
+from podship.in_proofpoint import Item, ProofpointInput
 from podship.out_stdout import StdoutOutput
 
 log = logging.getLogger("podship.pipeline")
@@ -41,11 +43,16 @@ def build_output(plugin: PluginConfig) -> Output:
 class Pipeline:
     """One running pipeline; `run()` returns the process exit code."""
 
-    def __init__(self, config: PipelineConfig, *, outputs: list[Output] | None = None, max_records: int = 0) -> None:
+    def __init__(
+        self, config: PipelineConfig, *, outputs: list[Output] | None = None, max_records: int = 0
+    ) -> None:
         self.service = config.service
         self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
         state_dir = Path(self.service["state_dir"])
-        self.inputs = [ProofpointInput(p.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"]) for p in config.inputs]
+        self.inputs = [
+            ProofpointInput(p.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"])
+            for p in config.inputs
+        ]
         self.outputs = outputs if outputs is not None else [build_output(p) for p in config.outputs]
         self.max_records, self.records_out = max_records, 0
         self.stop = asyncio.Event()
@@ -73,24 +80,23 @@ class Pipeline:
         for source in self.inputs:
             source.stopping.set()
         deadline = time.monotonic() + self.service["grace_period"]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), max(0.1, deadline - time.monotonic()))
-        if not worker.done():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.queue.join(), max(0.1, deadline - time.monotonic()))
-        drained = self.queue.empty()
-        for task in [*tasks, worker]:
-            task.cancel()
-        for outcome in await asyncio.gather(*tasks, worker, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("a task crashed", exc_info=outcome)
-                self.fatal = self.fatal or outcome
+        await _within(asyncio.gather(*tasks, return_exceptions=True), deadline)
+        drained = not worker.done() and await _within(self.queue.join(), deadline)
+        await self._cancel(*tasks, worker)
         for source in self.inputs:
             source.commit(final=drained)
         for output in self.outputs:
             await output.close()
         if not drained:
-            log.warning("grace period over with %d records in flight; they will be fetched again", self.queue.qsize())
+            log.warning("grace period over with records in flight; the next start fetches them again")
+
+    async def _cancel(self, *tasks: asyncio.Task[None]) -> None:
+        for task in tasks:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("a task crashed", exc_info=outcome)
+                self.fatal = self.fatal or outcome
 
     def _exit_code(self) -> int:
         if self.fatal is not None:
@@ -128,7 +134,7 @@ class Pipeline:
                 except OutputError as exc:
                     if not exc.retryable:
                         raise
-                    delay = backoff(attempt, 0.5, 30.0)
+                    delay = backoff(attempt, 0.5, 30.0, random.random())
                     log.warning("output %s failed: %s; retrying in %.1fs", output.name, exc, delay)
                     await asyncio.sleep(delay)
                     attempt += 1
@@ -151,3 +157,12 @@ class Pipeline:
         for source in self.inputs:
             source.commit()
         self._last_commit = time.monotonic()
+
+
+async def _within(awaitable: Awaitable[Any], deadline: float) -> bool:
+    """True when `awaitable` finished before `deadline` (monotonic seconds)."""
+    try:
+        await asyncio.wait_for(awaitable, max(0.05, deadline - time.monotonic()))
+    except TimeoutError:
+        return False
+    return True

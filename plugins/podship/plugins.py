@@ -28,7 +28,9 @@ def table_for(section: str, name: str, path: str) -> OptionTable:
     modules = REGISTRY[section]
     if name not in modules:
         allowed = ", ".join(modules) or "(none yet)"
-        raise ConfigError(f"unknown plugin {name!r} in {section}; available: {allowed}", file=path, plugin=name)
+        raise ConfigError(
+            f"unknown plugin {name!r} in {section}; available: {allowed}", file=path, plugin=name
+        )
     table: OptionTable = modules[name].OPTIONS
     return table
 
@@ -44,4 +46,9 @@ def check_pipeline(config: PipelineConfig) -> None:
     names = Counter(plugin.alias for plugin in config.inputs)
     for name, count in names.items():
         if count > 1:
-            raise ConfigError(f"connector name {name!r} is used by {count} inputs; names must be unique", file=config.file, plugin="proofpoint_pod", option="alias")
+            raise ConfigError(
+                f"connector name {name!r} is used by {count} inputs; names must be unique",
+                file=config.file,
+                plugin="proofpoint_pod",
+                option="alias",
+            )

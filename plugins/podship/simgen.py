@@ -115,9 +115,21 @@ def _message(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
             "country": _pick(("us", "de", "fr", "**", "jp"), digest[13]),
             "protocol": "smtp:esmtp",
             "resolveStatus": "ok",
-            "tls": {"inbound": {"cipher": "ECDHE-RSA-AES256-GCM-SHA384", "cipherBits": 256, "version": "TLSv1.2", "policy": "inbound"}},
+            "tls": {
+                "inbound": {
+                    "cipher": "ECDHE-RSA-AES256-GCM-SHA384",
+                    "cipherBits": 256,
+                    "version": "TLSv1.2",
+                    "policy": "inbound",
+                }
+            },
         },
-        "envelope": {"from": sender, "rcpts": rcpts, "fromHashed": digest[:8].hex(), "rcptsHashed": [digest[8:16].hex()]},
+        "envelope": {
+            "from": sender,
+            "rcpts": rcpts,
+            "fromHashed": digest[:8].hex(),
+            "rcptsHashed": [digest[8:16].hex()],
+        },
         "filter": {
             "qid": f"4{k:09d}",
             "mid": k,
@@ -131,11 +143,24 @@ def _message(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
             "currentFolder": None,
             "actions": [
                 {"module": "access", "rule": "default", "action": "continue", "isFinal": False},
-                {"module": "spam", "rule": _pick(("bulk", "phish", "spam"), digest[20]), "action": _pick(_DISPOSITIONS, digest[18]), "isFinal": final_flag},
+                {
+                    "module": "spam",
+                    "rule": _pick(("bulk", "phish", "spam"), digest[20]),
+                    "action": _pick(_DISPOSITIONS, digest[18]),
+                    "isFinal": final_flag,
+                },
             ],
             "delivered": {"rcpts": rcpts},
             "suborgs": {"sender": "0", "rcpts": ["0"]},
-            "quarantine": {"folder": "Spam", "rule": "spam", "module": "spam", "folderId": 12, "type": "folder"} if digest[18] % 6 == 4 else {},
+            "quarantine": {
+                "folder": "Spam",
+                "rule": "spam",
+                "module": "spam",
+                "folderId": 12,
+                "type": "folder",
+            }
+            if digest[18] % 6 == 4
+            else {},
             "isMsgEncrypted": False,
             "isMsgReinjected": digest[21] % 9 == 0,
             "throttleIp": "",
@@ -145,7 +170,23 @@ def _message(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
                     "scores": {
                         "overall": digest[23] % 101,
                         "engine": digest[24] % 101,
-                        "classifiers": {name: digest[25 + i % 6] % 101 for i, name in enumerate(("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "lowpriority", "mlx", "mlxlog"))},
+                        "classifiers": {
+                            name: digest[25 + i % 6] % 101
+                            for i, name in enumerate(
+                                (
+                                    "spam",
+                                    "phish",
+                                    "malware",
+                                    "adult",
+                                    "bulk",
+                                    "impostor",
+                                    "suspect",
+                                    "lowpriority",
+                                    "mlx",
+                                    "mlxlog",
+                                )
+                            )
+                        },
                     },
                     "triggeredClassifier": "spam",
                     "langs": ["en"],
@@ -153,24 +194,46 @@ def _message(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
                 },
                 "av": {"virusNames": ["EICAR-Test-File"] if digest[26] % 25 == 0 else []},
                 "zerohour": {"score": "neutral"},
-                "spf": {"result": _pick(("pass", "fail", "softfail", "none"), digest[27]), "domain": sender.split("@")[1]},
+                "spf": {
+                    "result": _pick(("pass", "fail", "softfail", "none"), digest[27]),
+                    "domain": sender.split("@")[1],
+                },
                 "dkimv": [{"domain": sender.split("@")[1], "selector": "s1", "result": "pass"}],
                 "dmarc": {
                     "authResults": [
                         {"method": "spf", "result": "pass", "emailIdentities": {"smtp.mailfrom": sender}},
                         {"method": "dkim", "result": "pass", "propspec": {"header.d": sender.split("@")[1]}},
                     ],
-                    "alignment": [{"fromDomain": sender.split("@")[1], "results": [{"identity": "header.from", "result": "pass"}]}],
+                    "alignment": [
+                        {
+                            "fromDomain": sender.split("@")[1],
+                            "results": [{"identity": "header.from", "result": "pass"}],
+                        }
+                    ],
                     "records": [{"query": f"_dmarc.{sender.split('@')[1]}", "record": "v=DMARC1; p=none"}],
                     "filterdResult": "pass",
                     "srvid": "podsim",
                 },
-                "urldefense": {"counts": {"total": 1, "rewritten": 1}, "rewrittenUrls": ["https://urldefense.example/v3/x"]},
+                "urldefense": {
+                    "counts": {"total": 1, "rewritten": 1},
+                    "rewrittenUrls": ["https://urldefense.example/v3/x"],
+                },
             },
         },
         "msg": {
-            "header": {"from": [f"<{sender}>"], "to": rcpts, "subject": [subject], "message-id": [f"<{k}.{digest[28]}@sender.example>"]},
-            "normalizedHeader": {"from": [sender], "to": rcpts, "subject": [subject], "message-id": [f"<{k}.{digest[28]}@sender.example>"], "x-mailer": ["podsim 1.0"]},
+            "header": {
+                "from": [f"<{sender}>"],
+                "to": rcpts,
+                "subject": [subject],
+                "message-id": [f"<{k}.{digest[28]}@sender.example>"],
+            },
+            "normalizedHeader": {
+                "from": [sender],
+                "to": rcpts,
+                "subject": [subject],
+                "message-id": [f"<{k}.{digest[28]}@sender.example>"],
+                "x-mailer": ["podsim 1.0"],
+            },
             "parsedAddresses": {"from": [sender], "to": rcpts} if digest[29] % 5 else {},
             "lang": "en",
             "sizeBytes": 2000 + digest[16] * 40,
@@ -180,7 +243,16 @@ def _message(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
     if digest[30] % 3 == 0:
         event["pps"] = {"agent": "m0000123.ppops.net", "cid": "acme_hosted", "version": "8.20.6"}
     else:
-        event["metadata"] = {"origin": {"data": {"agent": "m0000123.ppops.net", "cid": "acme_hosted", "version": "8.21.0.1358", "theater": "us"}}}
+        event["metadata"] = {
+            "origin": {
+                "data": {
+                    "agent": "m0000123.ppops.net",
+                    "cid": "acme_hosted",
+                    "version": "8.21.0.1358",
+                    "theater": "us",
+                }
+            }
+        }
     return event
 
 
@@ -195,14 +267,41 @@ def _parts(line: Timeline, k: int, digest: bytes) -> list[dict[str, Any]]:
         "isArchive": False,
         "isCorrupted": False,
         "metadata": {"": "empty key", "Page Count": "2", "dc.title": "Invoice"},
-        "urls": [{"url": f"https://links.example/{k}", "src": ["body"], "isRewritten": True, "notRewrittenReason": ""}],
+        "urls": [
+            {
+                "url": f"https://links.example/{k}",
+                "src": ["body"],
+                "isRewritten": True,
+                "notRewrittenReason": "",
+            }
+        ],
     }
     parts = [body]
     if digest[3] % 3 == 0:
-        parts.append({"structureId": "1", "disposition": "attached", "labeledName": f"report-{k}.pdf", "detectedName": f"report-{k}.pdf", "detectedExt": "pdf", "detectedMime": "application/pdf", "detectedSizeBytes": 40_000 + digest[4] * 10, "md5": digest[16:32].hex(), "sha256": digest[::-1].hex(), "sandboxStatus": "clean"})
+        parts.append(
+            {
+                "structureId": "1",
+                "disposition": "attached",
+                "labeledName": f"report-{k}.pdf",
+                "detectedName": f"report-{k}.pdf",
+                "detectedExt": "pdf",
+                "detectedMime": "application/pdf",
+                "detectedSizeBytes": 40_000 + digest[4] * 10,
+                "md5": digest[16:32].hex(),
+                "sha256": digest[::-1].hex(),
+                "sandboxStatus": "clean",
+            }
+        )
     if line.big_every and k % line.big_every == 0:
         filler = base64.b64encode(digest * (line.big_bytes // 43 + 1)).decode()[: line.big_bytes]
-        parts.append({"structureId": "2", "disposition": "attached", "detectedName": f"big-{k}.bin", "dataBase64": filler})
+        parts.append(
+            {
+                "structureId": "2",
+                "disposition": "attached",
+                "detectedName": f"big-{k}.bin",
+                "dataBase64": filler,
+            }
+        )
     return parts
 
 
@@ -212,7 +311,11 @@ def _maillog(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
     rcpt = f"rcpt{digest[8] % 90}@acme.example"
     stat = _pick(("Sent (Ok: queued)", "Deferred: Connection timed out", "User unknown"), digest[9])
     local = _stamp(ms, -420)
-    data = f"{local[:26]}-07:00 m0000123 sendmail[{17000 + digest[10]}]: {qid}: to=<{rcpt}>, delay=00:00:0{digest[11] % 10}, mailer=esmtp, pri={digest[12] * 100}, relay=mx.acme.example. [10.1.2.3], dsn=2.0.0, stat={stat}"
+    data = (
+        f"{local[:26]}-07:00 m0000123 sendmail[{17000 + digest[10]}]: {qid}: to=<{rcpt}>, "
+        f"delay=00:00:0{digest[11] % 10}, mailer=esmtp, pri={digest[12] * 100}, "
+        f"relay=mx.acme.example. [10.1.2.3], dsn=2.0.0, stat={stat}"
+    )
     return {
         "id": line.event_id("maillog", k),
         "ts": _stamp(ms, _pick(_OFFSETS, digest[5])),
@@ -233,7 +336,13 @@ def _maillog(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
         },
         "tls": {"verify": "NONE", "version": "TLSv1.3", "cipher": "TLS_AES_256_GCM_SHA384"},
         "pps": {"agent": "m0000123.ppops.net", "cid": "acme_hosted"},
-        "metadata": {"customerId": "1234", "origin": {"schemaVersion": "20200420", "data": {"agent": "m0000123.ppops.net", "cid": "acme_hosted"}}},
+        "metadata": {
+            "customerId": "1234",
+            "origin": {
+                "schemaVersion": "20200420",
+                "data": {"agent": "m0000123.ppops.net", "cid": "acme_hosted"},
+            },
+        },
     }
 
 
@@ -247,8 +356,21 @@ def _audit(line: Timeline, k: int, digest: bytes) -> dict[str, Any]:
             "resourceType": _pick(("user", "policy", "quarantine_folder"), digest[7]),
             "resourceName": f"resource-{digest[8]}",
             "tags": [{"name": "console", "value": "admin"}, {"name": "module", "value": "spam"}],
-            "user": {"email": f"admin{digest[9] % 4}@acme.example", "id": str(digest[10]), "ipAddress": _ip(digest), "rolesAssigned": ["admin"]},
+            "user": {
+                "email": f"admin{digest[9] % 4}@acme.example",
+                "id": str(digest[10]),
+                "ipAddress": _ip(digest),
+                "rolesAssigned": ["admin"],
+            },
             "service": {"cid": "acme_hosted", "customerId": "1234", "id": "svc", "ipAddress": "10.0.0.1"},
         },
-        "metadata": {"customerId": "1234", "origin": {"type": "audit", "schemaVersion": "1", "data": {"agent": "console", "cid": "acme_hosted", "version": "1.0"}}, "trace": []},
+        "metadata": {
+            "customerId": "1234",
+            "origin": {
+                "type": "audit",
+                "schemaVersion": "1",
+                "data": {"agent": "console", "cid": "acme_hosted", "version": "1.0"},
+            },
+            "trace": [],
+        },
     }

@@ -35,7 +35,9 @@ class Store:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise ConfigError(f"state directory {self.root} is not writable: {exc.strerror}", option="state_dir") from None
+            raise ConfigError(
+                f"state directory {self.root} is not writable: {exc.strerror}", option="state_dir"
+            ) from None
 
     def load(self, timing: Timing, now: int, backfill_ms: int) -> Coverage:
         """The saved coverage, or a fresh one that backfills `backfill_ms`."""

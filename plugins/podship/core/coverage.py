@@ -69,6 +69,7 @@ class Coverage:
     holes: list[Hole] = field(default_factory=list)
     seen: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
+    newest_acked: int = 0
     live_closed_at: int | None = None
     session_mark: int | None = None
     unrecoverable_ms: int = 0
@@ -92,13 +93,12 @@ class Coverage:
 
     def acknowledge(self, acked: Iterable[tuple[str, int]]) -> None:
         """Every output has these events: remember their ids and move the watermark."""
-        newest = self.watermark
         for event_id, ts in acked:
             self.pending.pop(event_id, None)
             self.seen[event_id] = ts
-            newest = max(newest, ts)
-        floor = min(self.pending.values(), default=newest)
-        self.watermark = max(self.watermark, min(floor, newest))
+            self.newest_acked = max(self.newest_acked, ts)
+        floor = min(self.pending.values(), default=self.newest_acked)
+        self.watermark = max(self.watermark, min(floor, self.newest_acked))
 
     # --- the live session ---------------------------------------------------------------------
 

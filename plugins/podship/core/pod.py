@@ -58,6 +58,13 @@ def ceil_hour(ms: int) -> int:
     return floor_hour(ms + HOUR_MS - 1)
 
 
+def backoff(attempt: int, low: float, high: float, fraction: float) -> float:
+    """Exponential backoff with jitter: `fraction` (0..1, random) picks between half and all of
+    `low * 2**attempt`, capped at `high`. Jitter keeps many connectors from retrying in step."""
+    ceiling = min(high, low * (1 << min(attempt, 30)))
+    return ceiling * (0.5 + fraction / 2)
+
+
 def canonical_type(name: str) -> str:
     name = TYPE_ALIASES.get(name, name)
     if name not in TYPES:
@@ -76,18 +83,31 @@ def stream_url(base: str, cid: str, kind: str, since_ms: int | None = None, to_m
 
 
 _STATUS: dict[int, tuple[str, str]] = {
-    400: ("Bad Request: an error in the connector configuration (cluster id, type or time range).",
-          "Did you configure the connector correctly? Is the backfill within 30 days?"),
-    401: ("Unauthorized: the API key is invalid, expired, for another cluster id, or not licensed.",
-          "Did you enter your credentials correctly? Are they expired, or not licensed for Remote Syslog?"),
-    403: ("Forbidden: the permission or scope of a valid API key is not right.",
-          "Do you have the required role or permissions?"),
-    404: ("Not Found: the URL path does not resolve.", "Did you enter the API URL correctly (wss://.../v1/stream)?"),
+    400: (
+        "Bad Request: an error in the connector configuration (cluster id, type or time range).",
+        "Did you configure the connector correctly? Is the backfill within 30 days?",
+    ),
+    401: (
+        "Unauthorized: the API key is invalid, expired, for another cluster id, or not licensed.",
+        "Did you enter your credentials correctly? Are they expired, or not licensed for Remote Syslog?",
+    ),
+    403: (
+        "Forbidden: the permission or scope of a valid API key is not right.",
+        "Do you have the required role or permissions?",
+    ),
+    404: (
+        "Not Found: the URL path does not resolve.",
+        "Did you enter the API URL correctly (wss://.../v1/stream)?",
+    ),
     405: ("Method Not Allowed: the server expects a GET upgrade.", "Is a proxy rewriting the request?"),
-    409: ("Conflict: this API key already has a session for this type (or the last one is not released yet).",
-          "Is another connector or collector using the same key and type? podship retries with backoff."),
-    429: ("Too Many Requests: too much traffic, or the licence or quota is exceeded.",
-          "It recovers by itself; podship retries with backoff. If it persists, check limits and licensing."),
+    409: (
+        "Conflict: this API key already has a session for this type (or the last one is not released yet).",
+        "Is another connector or collector using the same key and type? podship retries with backoff.",
+    ),
+    429: (
+        "Too Many Requests: too much traffic, or the licence or quota is exceeded.",
+        "It recovers by itself; podship retries with backoff. If it persists, check limits and licensing.",
+    ),
 }
 _RETRYABLE = {409, 429}
 

@@ -99,7 +99,11 @@ def _final_action(event: dict[str, Any]) -> dict[str, Any]:
     final = next((action for action in actions if truthy(action.get("isFinal"))), None)
     if final is None:
         return {}
-    return {"final_action": final.get("action"), "final_module": final.get("module"), "final_rule": final.get("rule")}
+    return {
+        "final_action": final.get("action"),
+        "final_module": final.get("module"),
+        "final_rule": final.get("rule"),
+    }
 
 
 def _attachments(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -130,8 +134,8 @@ def _urls(event: dict[str, Any]) -> list[str]:
 
 
 def _scores(event: dict[str, Any]) -> dict[str, Any]:
-    scores = dig(event, "filter", "modules", "spam", "scores") or {}
-    classifiers = dig(scores, "classifiers") or {}
+    scores = _map(dig(event, "filter", "modules", "spam", "scores"))
+    classifiers = _map(scores.get("classifiers"))
     fields = {f"{name}_score": number(dig(classifiers, name)) for name in _SCORES}
     fields["spam_score"] = number(dig(scores, "overall"))
     fields["spam_engine_score"] = number(dig(scores, "engine"))
@@ -143,9 +147,14 @@ def _header(event: dict[str, Any], name: str) -> Any:
     return value if value is not None else dig(event, "msg", "header", name)
 
 
+def _map(value: Any) -> dict[str, Any]:
+    """`value` where it is a map, else an empty one: PoD sections change shape across versions."""
+    return value if isinstance(value, dict) else {}
+
+
 def _origin(event: dict[str, Any]) -> dict[str, Any]:
-    data = dig(event, "metadata", "origin", "data") or {}
-    pps = event.get("pps") or {}
+    data = _map(dig(event, "metadata", "origin", "data"))
+    pps = _map(event.get("pps"))
     return {
         "reporting_host": dig(data, "agent") or dig(pps, "agent"),
         "cluster_id": dig(data, "cid") or dig(pps, "cid"),
@@ -154,8 +163,8 @@ def _origin(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    connection = event.get("connection") or {}
-    tls = dig(connection, "tls", "inbound") or {}
+    connection = _map(event.get("connection"))
+    tls = _map(dig(connection, "tls", "inbound"))
     fields: dict[str, Any] = {
         "src_ip": connection.get("ip"),
         "src_host": connection.get("host"),
@@ -190,7 +199,7 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _maillog(event: dict[str, Any]) -> dict[str, Any]:
-    sm = event.get("sm") or {}
+    sm = _map(event.get("sm"))
     fields: dict[str, Any] = {
         "raw": event.get("data"),
         "queue_id": sm.get("qid"),
@@ -213,7 +222,7 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:
-    audit = event.get("audit") or {}
+    audit = _map(event.get("audit"))
     tags = {tag.get("name"): tag.get("value") for tag in as_list(audit.get("tags")) if isinstance(tag, dict)}
     fields: dict[str, Any] = {
         "audit_action": audit.get("action"),

@@ -1,0 +1,157 @@
+"""The coverage core: holes, archive planning, deduplication, checkpoints."""
+
+from podship.core.coverage import Archive, Coverage, Hole, Live, Timing
+
+H = 3_600_000
+M = 60_000
+T0 = 1000 * H  # an hour boundary
+TIMING = Timing(reorder_ms=5 * M, archive_delay_ms=H, resume_ms=50 * M)
+
+
+def holes(coverage):
+    return [(hole.start, hole.end) for hole in coverage.holes]
+
+
+def test_first_start_backfills_hour_by_hour_once_the_archive_holds_each_hour():
+    coverage = Coverage.fresh(TIMING, T0 + 30 * M, backfill_ms=3 * H)
+    coverage.live_opened(T0 + 30 * M)
+    assert holes(coverage) == [(T0 - 150 * M, T0 + 35 * M)]
+    # T0-3h is complete in the archive at T0-1h; T0-1h only at T0+1h.
+    assert coverage.next_action(T0 + 30 * M) == Archive(T0 - 3 * H)
+    coverage.archive_done(T0 - 3 * H)
+    assert coverage.next_action(T0 + 30 * M) == Archive(T0 - 2 * H)
+    coverage.archive_done(T0 - 2 * H)
+    assert coverage.next_action(T0 + 30 * M) == Live(until=T0 + H)
+    coverage.archive_done(T0 - H)
+    assert coverage.next_action(T0 + 30 * M) == Live(until=T0 + 2 * H)
+    coverage.archive_done(T0)
+    assert holes(coverage) == []
+    assert coverage.next_action(T0 + 30 * M) == Live(until=None)
+
+
+def test_an_abnormal_drop_opens_a_hole_from_the_last_event_that_closes_at_the_next_live_start():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    assert coverage.admit("a", T0 + 10 * M)
+    coverage.live_closed(T0 + 11 * M, clean=False)
+    assert holes(coverage) == [(T0 + 5 * M, None)]
+    coverage.live_opened(T0 + 12 * M)
+    assert holes(coverage) == [(T0 + 5 * M, T0 + 17 * M)]
+
+
+def test_a_drop_before_any_event_opens_the_hole_at_the_session_start():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0 + M)
+    coverage.live_closed(T0 + 2 * M, clean=False)
+    assert holes(coverage) == [(T0 - 4 * M, None)]
+
+
+def test_a_clean_close_resumes_exactly_within_the_resume_window():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    coverage.live_closed(T0 + M, clean=True)
+    coverage.live_opened(T0 + 51 * M)
+    assert holes(coverage) == []
+
+
+def test_a_clean_close_longer_than_the_resume_window_is_a_hole():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    coverage.live_closed(T0 + M, clean=True)
+    coverage.live_opened(T0 + 52 * M)
+    assert holes(coverage) == [(T0 - 4 * M, T0 + 57 * M)]
+
+
+def test_archive_done_splits_a_hole_that_spans_several_hours():
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 30 * M, T0 + 2 * H + 10 * M)])
+    coverage.archive_done(T0 + H)
+    assert holes(coverage) == [(T0 + 30 * M, T0 + H), (T0 + 2 * H, T0 + 2 * H + 10 * M)]
+    coverage.archive_done(T0)
+    coverage.archive_done(T0 + 2 * H)
+    assert holes(coverage) == []
+
+
+def test_archive_done_on_an_open_hole_keeps_it_open_after_the_hour():
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 30 * M)])
+    coverage.archive_done(T0)
+    assert holes(coverage) == [(T0 + H, None)]
+
+
+def test_duplicates_are_refused_while_pending_and_after_acknowledgement():
+    coverage = Coverage(TIMING, watermark=T0)
+    assert coverage.admit("a", T0 + 1)
+    assert not coverage.admit("a", T0 + 1)
+    coverage.acknowledge([("a", T0 + 1)])
+    assert not coverage.admit("a", T0 + 1)
+    assert coverage.seen == {"a": T0 + 1}
+    assert coverage.pending == {}
+
+
+def test_the_watermark_never_passes_an_unacknowledged_event():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.admit("old", T0 + 1 * M)
+    coverage.admit("new", T0 + 9 * M)
+    coverage.acknowledge([("new", T0 + 9 * M)])
+    assert coverage.safe_point() == T0 + M
+    assert coverage.snapshot()["watermark"] == T0 + M
+    coverage.acknowledge([("old", T0 + M)])
+    assert coverage.safe_point() == T0 + 9 * M
+
+
+def test_a_crash_restart_makes_everything_since_the_watermark_a_hole():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    coverage.admit("a", T0 + 20 * M)
+    coverage.acknowledge([("a", T0 + 20 * M)])
+    snapshot = coverage.snapshot()
+    assert snapshot == {"version": 1, "watermark": T0 + 20 * M, "holes": [], "clean_close_at": None}
+    restored = Coverage.restore(TIMING, snapshot, {"a": T0 + 20 * M})
+    assert holes(restored) == [(T0 + 15 * M, None)]
+    assert not restored.admit("a", T0 + 20 * M)
+
+
+def test_a_drained_shutdown_resumes_live_without_a_hole():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    coverage.live_closed(T0 + 5 * M, clean=True)
+    snapshot = coverage.snapshot(clean_close=True)
+    assert snapshot["clean_close_at"] == T0 + 5 * M
+    restored = Coverage.restore(TIMING, snapshot, {})
+    assert holes(restored) == []
+    restored.live_opened(T0 + 10 * M)
+    assert holes(restored) == []
+
+
+def test_a_shutdown_with_records_in_flight_is_not_clean():
+    coverage = Coverage(TIMING, watermark=T0)
+    coverage.live_opened(T0)
+    coverage.admit("a", T0 + M)
+    coverage.live_closed(T0 + 5 * M, clean=True)
+    assert coverage.snapshot(clean_close=True)["clean_close_at"] is None
+
+
+def test_restore_refuses_an_unknown_checkpoint_version():
+    try:
+        Coverage.restore(TIMING, {"version": 99, "watermark": 0, "holes": []}, {})
+    except ValueError as exc:
+        assert "version 99" in str(exc)
+    else:
+        raise AssertionError("an unknown version must not be read as ours")
+
+
+def test_ids_are_kept_as_long_as_a_repair_can_bring_their_hour_back():
+    coverage = Coverage(TIMING, watermark=T0 + 2 * H, holes=[Hole(T0 + 90 * M, T0 + 100 * M)])
+    coverage.seen = {"ancient": T0 - M, "kept": T0 + 10 * M, "recent": T0 + 2 * H}
+    assert coverage.retain_from() == T0
+    assert coverage.prune() == ["ancient"]
+    assert set(coverage.seen) == {"kept", "recent"}
+
+
+def test_hours_beyond_the_archive_retention_are_counted_not_fetched():
+    now = T0 + 31 * 24 * H
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0, T0 + 24 * H + 2 * H)])
+    action = coverage.next_action(now)
+    oldest = T0 + 24 * H + H  # the first hour the archive still holds, with an hour of margin
+    assert action == Archive(oldest)
+    assert coverage.unrecoverable_ms == oldest - T0
+    assert holes(coverage) == [(oldest, T0 + 26 * H)]

@@ -1,0 +1,127 @@
+"""PoD events -> syslog-index records, checked against the shipped JSON Schema."""
+
+import copy
+
+import pytest
+
+from podship.core.pod import event_identity
+from podship.core.records import compact, normalise
+from podship.simgen import Timeline
+
+CONTEXT = {"tenant_name": "acme", "connector": "acme-message"}
+LINE = Timeline(seed=7, big_every=5)
+
+
+def record_of(event, kind):
+    event_id, ts = event_identity(event, kind)
+    return normalise(event, kind, event_id, ts, CONTEXT)
+
+
+@pytest.mark.parametrize("kind", ["message", "maillog", "audit"])
+def test_every_simulated_event_becomes_a_valid_record(kind, record_validator):
+    for k in range(60):
+        event = LINE.event(kind, k)
+        record = record_of(event, kind)
+        record_validator.validate(record)
+        assert record["msg_class"] == f"proofpoint_on_demand_{kind}"
+        assert record["event_id"] == LINE.event_id(kind, k)
+        assert record["timestamp"] == LINE.ts(kind, k)
+
+
+def test_message_fields_come_from_where_other_collectors_read_them():
+    event = {
+        "guid": "G1",
+        "ts": "2024-05-22T12:10:03.058340-0700",
+        "connection": {"ip": "192.0.2.7", "host": "mx.sender.example", "tls": {"inbound": {"version": "TLSv1.3"}}},
+        "envelope": {"from": "a@sender.example", "rcpts": "b@acme.example"},
+        "filter": {
+            "disposition": "quarantine",
+            "routeDirection": "inbound",
+            "msgSizeBytes": "2048",
+            "actions": [
+                {"module": "access", "rule": "default", "action": "continue", "isFinal": False},
+                {"module": "spam", "rule": "phish", "action": "quarantine", "isFinal": "True"},
+            ],
+            "modules": {"spam": {"scores": {"overall": 97, "classifiers": {"phish": "88", "spam": 10}}}},
+        },
+        "msg": {"normalizedHeader": {"subject": ["Hello", "ignored"], "from": ["a@sender.example"], "to": ["b@acme.example"]}},
+        "msgParts": [
+            {"disposition": "attached", "detectedName": "x.pdf", "detectedMime": "application/pdf", "detectedSizeBytes": 10, "md5": "m", "sha256": "s", "urls": [{"url": "https://u.example/"}]},
+            {"disposition": "inline", "urls": [{"url": "https://u.example/"}, {"url": "https://v.example/"}]},
+        ],
+        "pps": {"agent": "m1.ppops.net", "cid": "acme_hosted", "version": "8.0"},
+    }
+    record = record_of(event, "message")
+    assert record["timestamp"] == 1716405003058
+    assert record["event_time"] == "2024-05-22T19:10:03.058Z"
+    assert record["src_ip"] == "192.0.2.7"
+    assert record["direction"] == "inbound"
+    assert record["disposition"] == "quarantine"
+    assert (record["final_action"], record["final_module"], record["final_rule"]) == ("quarantine", "spam", "phish")
+    assert record["envelope_rcpts"] == ["b@acme.example"]
+    assert record["subject"] == "Hello"
+    assert record["msg_size_bytes"] == 2048
+    assert record["spam_score"] == 97
+    assert record["phish_score"] == 88
+    assert record["attachments"] == [
+        {"name": "x.pdf", "type": "application/pdf", "size_bytes": 10, "md5": "m", "sha256": "s", "disposition": "attached"}
+    ]
+    assert record["urls"] == ["https://u.example/", "https://v.example/"]
+    assert record["tls_version"] == "TLSv1.3"
+    assert record["reporting_host"] == "m1.ppops.net"
+    assert record["tenant_name"] == "acme"
+
+
+def test_maillog_values_that_are_numeric_strings_become_numbers():
+    event = {"id": "abc/def+ghi", "ts": "2024-06-19T05:25:41.855197-0700", "data": "raw line", "sm": {"qid": "Q", "sizeBytes": "1234", "nrcpts": "2", "stat": "Sent", "to": ["<a@b>"]}}
+    record = record_of(event, "maillog")
+    assert record["msg_size_bytes"] == 1234
+    assert record["nrcpts"] == 2
+    assert record["raw"] == "raw line"
+    assert record["envelope_rcpts"] == ["<a@b>"]
+    assert record["sendmail_status"] == "Sent"
+
+
+def test_audit_tags_become_a_map():
+    event = LINE.event("audit", 3)
+    record = record_of(event, "audit")
+    assert record["audit_tags"] == {"console": "admin", "module": "spam"}
+    assert record["user_email"] == event["audit"]["user"]["email"]
+
+
+def test_blank_values_are_omitted_everywhere_but_zero_and_false_stay():
+    assert compact({"a": "", "b": [], "c": {}, "d": None, "e": 0, "f": False, "g": {"h": [None, "", {}]}, "i": [1, ""]}) == {"e": 0, "f": False, "i": [1]}
+
+
+def test_the_original_event_keeps_dotted_keys_and_loses_only_blanks():
+    event = LINE.event("message", 10)
+    record = record_of(copy.deepcopy(event), "message")
+    original = record["proofpoint_on_demand"]
+    assert original == compact(event)
+    identities = original["filter"]["modules"]["dmarc"]["authResults"][0]["emailIdentities"]
+    assert "smtp.mailfrom" in identities
+    assert original["msgParts"][0]["metadata"] == {"": "empty key", "Page Count": "2", "dc.title": "Invoice"}
+    assert "currentFolder" not in original["filter"]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"guid": "g", "ts": "2024-05-22T12:10:03Z"},
+        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "connection": [], "filter": "x", "msg": {"header": []}, "msgParts": {"a": 1}},
+        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "connection": ["x"], "envelope": 3, "pps": "x", "metadata": [1]},
+        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "filter": {"actions": [None, 3, {"isFinal": "true"}], "modules": {"spam": {"scores": 5}}}},
+        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "msgParts": [None, {"urls": "x"}, {"urls": [None, {"url": 3}]}]},
+    ],
+)
+def test_events_of_unexpected_shapes_still_normalise(event, record_validator):
+    record = record_of(event, "message")
+    record_validator.validate(record)
+    assert record["event_id"] == "g"
+
+
+@pytest.mark.parametrize("kind", ["maillog", "audit"])
+def test_maillog_and_audit_of_unexpected_shapes_still_normalise(kind, record_validator):
+    key = "id" if kind == "maillog" else "guid"
+    event = {key: "x", "ts": "2024-05-22T12:10:03Z", "sm": ["a"], "tls": "b", "audit": ["c"], "pps": 1}
+    record_validator.validate(record_of(event, kind))
