@@ -25,3 +25,21 @@ def write_pipeline(path, inputs, *, service=None, outputs=None):
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+@pytest.fixture
+async def simulator():
+    """A factory of simulators on loopback, all stopped at the end of the test."""
+    from podship.simulator import SimOptions, Simulator
+
+    started = []
+
+    async def start(**options):
+        sim = Simulator(SimOptions(**options))
+        await sim.start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        await sim.stop()
