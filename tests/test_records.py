@@ -32,7 +32,11 @@ def test_message_fields_come_from_where_other_collectors_read_them():
     event = {
         "guid": "G1",
         "ts": "2024-05-22T12:10:03.058340-0700",
-        "connection": {"ip": "192.0.2.7", "host": "mx.sender.example", "tls": {"inbound": {"version": "TLSv1.3"}}},
+        "connection": {
+            "ip": "192.0.2.7",
+            "host": "mx.sender.example",
+            "tls": {"inbound": {"version": "TLSv1.3"}},
+        },
         "envelope": {"from": "a@sender.example", "rcpts": "b@acme.example"},
         "filter": {
             "disposition": "quarantine",
@@ -44,9 +48,23 @@ def test_message_fields_come_from_where_other_collectors_read_them():
             ],
             "modules": {"spam": {"scores": {"overall": 97, "classifiers": {"phish": "88", "spam": 10}}}},
         },
-        "msg": {"normalizedHeader": {"subject": ["Hello", "ignored"], "from": ["a@sender.example"], "to": ["b@acme.example"]}},
+        "msg": {
+            "normalizedHeader": {
+                "subject": ["Hello", "ignored"],
+                "from": ["a@sender.example"],
+                "to": ["b@acme.example"],
+            }
+        },
         "msgParts": [
-            {"disposition": "attached", "detectedName": "x.pdf", "detectedMime": "application/pdf", "detectedSizeBytes": 10, "md5": "m", "sha256": "s", "urls": [{"url": "https://u.example/"}]},
+            {
+                "disposition": "attached",
+                "detectedName": "x.pdf",
+                "detectedMime": "application/pdf",
+                "detectedSizeBytes": 10,
+                "md5": "m",
+                "sha256": "s",
+                "urls": [{"url": "https://u.example/"}],
+            },
             {"disposition": "inline", "urls": [{"url": "https://u.example/"}, {"url": "https://v.example/"}]},
         ],
         "pps": {"agent": "m1.ppops.net", "cid": "acme_hosted", "version": "8.0"},
@@ -57,14 +75,25 @@ def test_message_fields_come_from_where_other_collectors_read_them():
     assert record["src_ip"] == "192.0.2.7"
     assert record["direction"] == "inbound"
     assert record["disposition"] == "quarantine"
-    assert (record["final_action"], record["final_module"], record["final_rule"]) == ("quarantine", "spam", "phish")
+    assert (record["final_action"], record["final_module"], record["final_rule"]) == (
+        "quarantine",
+        "spam",
+        "phish",
+    )
     assert record["envelope_rcpts"] == ["b@acme.example"]
     assert record["subject"] == "Hello"
     assert record["msg_size_bytes"] == 2048
     assert record["spam_score"] == 97
     assert record["phish_score"] == 88
     assert record["attachments"] == [
-        {"name": "x.pdf", "type": "application/pdf", "size_bytes": 10, "md5": "m", "sha256": "s", "disposition": "attached"}
+        {
+            "name": "x.pdf",
+            "type": "application/pdf",
+            "size_bytes": 10,
+            "md5": "m",
+            "sha256": "s",
+            "disposition": "attached",
+        }
     ]
     assert record["urls"] == ["https://u.example/", "https://v.example/"]
     assert record["tls_version"] == "TLSv1.3"
@@ -73,7 +102,12 @@ def test_message_fields_come_from_where_other_collectors_read_them():
 
 
 def test_maillog_values_that_are_numeric_strings_become_numbers():
-    event = {"id": "abc/def+ghi", "ts": "2024-06-19T05:25:41.855197-0700", "data": "raw line", "sm": {"qid": "Q", "sizeBytes": "1234", "nrcpts": "2", "stat": "Sent", "to": ["<a@b>"]}}
+    event = {
+        "id": "abc/def+ghi",
+        "ts": "2024-06-19T05:25:41.855197-0700",
+        "data": "raw line",
+        "sm": {"qid": "Q", "sizeBytes": "1234", "nrcpts": "2", "stat": "Sent", "to": ["<a@b>"]},
+    }
     record = record_of(event, "maillog")
     assert record["msg_size_bytes"] == 1234
     assert record["nrcpts"] == 2
@@ -90,7 +124,9 @@ def test_audit_tags_become_a_map():
 
 
 def test_blank_values_are_omitted_everywhere_but_zero_and_false_stay():
-    assert compact({"a": "", "b": [], "c": {}, "d": None, "e": 0, "f": False, "g": {"h": [None, "", {}]}, "i": [1, ""]}) == {"e": 0, "f": False, "i": [1]}
+    assert compact(
+        {"a": "", "b": [], "c": {}, "d": None, "e": 0, "f": False, "g": {"h": [None, "", {}]}, "i": [1, ""]}
+    ) == {"e": 0, "f": False, "i": [1]}
 
 
 def test_the_original_event_keeps_dotted_keys_and_loses_only_blanks():
@@ -108,10 +144,32 @@ def test_the_original_event_keeps_dotted_keys_and_loses_only_blanks():
     "event",
     [
         {"guid": "g", "ts": "2024-05-22T12:10:03Z"},
-        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "connection": [], "filter": "x", "msg": {"header": []}, "msgParts": {"a": 1}},
-        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "connection": ["x"], "envelope": 3, "pps": "x", "metadata": [1]},
-        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "filter": {"actions": [None, 3, {"isFinal": "true"}], "modules": {"spam": {"scores": 5}}}},
-        {"guid": "g", "ts": "2024-05-22T12:10:03Z", "msgParts": [None, {"urls": "x"}, {"urls": [None, {"url": 3}]}]},
+        {
+            "guid": "g",
+            "ts": "2024-05-22T12:10:03Z",
+            "connection": [],
+            "filter": "x",
+            "msg": {"header": []},
+            "msgParts": {"a": 1},
+        },
+        {
+            "guid": "g",
+            "ts": "2024-05-22T12:10:03Z",
+            "connection": ["x"],
+            "envelope": 3,
+            "pps": "x",
+            "metadata": [1],
+        },
+        {
+            "guid": "g",
+            "ts": "2024-05-22T12:10:03Z",
+            "filter": {"actions": [None, 3, {"isFinal": "true"}], "modules": {"spam": {"scores": 5}}},
+        },
+        {
+            "guid": "g",
+            "ts": "2024-05-22T12:10:03Z",
+            "msgParts": [None, {"urls": "x"}, {"urls": [None, {"url": 3}]}],
+        },
     ],
 )
 def test_events_of_unexpected_shapes_still_normalise(event, record_validator):

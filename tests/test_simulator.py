@@ -47,7 +47,9 @@ async def test_a_non_get_request_gets_405(simulator):
     sim = await simulator(timeline=LINE)
     url = urlsplit(sim.url)
     reader, writer = await asyncio.open_connection(url.hostname, url.port)
-    writer.write(b"POST /v1/stream?cid=acme_hosted&type=message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sim-token\r\n\r\n")
+    writer.write(
+        b"POST /v1/stream?cid=acme_hosted&type=message HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sim-token\r\n\r\n"
+    )
     status_line = await reader.readline()
     writer.close()
     assert status_line.startswith(b"HTTP/1.1 405")
@@ -57,7 +59,9 @@ async def test_one_session_per_token_and_type(simulator):
     sim = await simulator(timeline=LINE)
     async with connect(f"{sim.url}?cid=acme_hosted&type=message", additional_headers=AUTH, proxy=None):
         assert await status_of(f"{sim.url}?cid=acme_hosted&type=message") == 409
-        archive = f"{sim.url}?cid=acme_hosted&type=message&sinceTime={format_ts(sim.clock.now() - 3 * HOUR_MS)}"
+        archive = (
+            f"{sim.url}?cid=acme_hosted&type=message&sinceTime={format_ts(sim.clock.now() - 3 * HOUR_MS)}"
+        )
         assert await status_of(archive.replace("+", "%2B")) == 409
         assert await status_of(f"{sim.url}?cid=acme_hosted&type=maillog") == 101
 
@@ -125,7 +129,11 @@ async def test_live_resumes_where_it_dropped_within_an_hour_and_gives_the_last_h
     async with connect(url, additional_headers=AUTH, proxy=None) as ws:
         opened = sim.clock.now()
         after_gap = await receive(ws, 1)
-    assert LINE.index("message", before - HOUR_MS) <= after[after_gap[0]] <= LINE.index("message", opened - HOUR_MS)
+    assert (
+        LINE.index("message", before - HOUR_MS)
+        <= after[after_gap[0]]
+        <= LINE.index("message", opened - HOUR_MS)
+    )
 
 
 async def test_drops_lose_the_frames_in_flight_and_refusals_come_first(simulator):
@@ -158,17 +166,25 @@ async def test_junk_frames_are_sent_on_demand(simulator):
 
 
 async def test_idle_connections_are_dropped(simulator):
-    sim = await simulator(timeline=Timeline(rates={"message": 0.001, "maillog": 1, "audit": 1}), idle_timeout_secs=0.5)
+    sim = await simulator(
+        timeline=Timeline(rates={"message": 0.001, "maillog": 1, "audit": 1}), idle_timeout_secs=0.5
+    )
     started = time.monotonic()
     with pytest.raises(ConnectionClosedError):
-        async with connect(f"{sim.url}?cid=acme_hosted&type=message", additional_headers=AUTH, proxy=None, ping_interval=None) as ws:
+        async with connect(
+            f"{sim.url}?cid=acme_hosted&type=message", additional_headers=AUTH, proxy=None, ping_interval=None
+        ) as ws:
             await ws.recv()
     assert 0.5 <= time.monotonic() - started < 3
 
 
 async def test_pings_keep_a_connection_alive(simulator):
-    sim = await simulator(timeline=Timeline(rates={"message": 0.001, "maillog": 1, "audit": 1}), idle_timeout_secs=0.5)
-    async with connect(f"{sim.url}?cid=acme_hosted&type=message", additional_headers=AUTH, proxy=None, ping_interval=0.1) as ws:
+    sim = await simulator(
+        timeline=Timeline(rates={"message": 0.001, "maillog": 1, "audit": 1}), idle_timeout_secs=0.5
+    )
+    async with connect(
+        f"{sim.url}?cid=acme_hosted&type=message", additional_headers=AUTH, proxy=None, ping_interval=0.1
+    ) as ws:
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(ws.recv(), 1.5)
         await ws.ping()

@@ -88,7 +88,7 @@ OPTIONS = OptionTable(
             "duration",
             60.0,
             "Ping interval; PoD drops connections idle for about 5 minutes.",
-            minimum=1,
+            minimum=0.1,
             maximum=240,
         ),
         Option(

@@ -24,17 +24,26 @@ _SCORES = ("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "
 
 
 def compact(value: Any) -> Any:
-    """`value` with None, empty strings, empty lists and empty maps removed, recursively."""
-    if isinstance(value, dict):
-        items = ((key, compact(item)) for key, item in value.items())
-        return {key: item for key, item in items if not _blank(item)}
-    if isinstance(value, list):
-        return [item for item in map(compact, value) if not _blank(item)]
+    """`value` with None, empty strings, empty lists and empty maps removed, recursively.
+
+    Plain loops and exact type checks: this runs over every key of every event (the hot path).
+    """
+    kind = type(value)
+    if kind is dict:
+        kept = {}
+        for key, item in value.items():
+            clean = compact(item) if type(item) in _CONTAINERS else item
+            if clean is not None and clean not in _BLANKS:
+                kept[key] = clean
+        return kept
+    if kind is list:
+        items = (compact(item) if type(item) in _CONTAINERS else item for item in value)
+        return [item for item in items if item is not None and item not in _BLANKS]
     return value
 
 
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+_BLANKS: tuple[Any, ...] = ("", [], {})
+_CONTAINERS = (dict, list)
 
 
 def dig(event: Any, *path: str) -> Any:

@@ -1,0 +1,58 @@
+"""Running a real pipeline against a real simulator inside the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from podship import config
+from podship.out_stdout import StdoutOutput
+from podship.pipeline import Pipeline
+
+KEY = "sim-token"
+
+
+def connector(sim, kind="message", **overrides):
+    entry = {
+        "name": "proofpoint_pod",
+        "tenant": "acme",
+        "cluster_id": "acme_hosted",
+        "api_key": "${POD_API_KEY}",
+        "type": kind,
+        "url": sim.url,
+        "backfill": "1h",
+        "archive_delay": "35m",
+        "reconnect_min": "0.02s",
+        "reconnect_max": "0.2s",
+    }
+    entry.update(overrides)
+    return entry
+
+
+def build(tmp_path, inputs, **service):
+    document = {
+        "service": {"state_dir": str(tmp_path / "state"), "checkpoint_interval": "0.1s", **service},
+        "pipeline": {"inputs": inputs, "outputs": [{"name": "stdout"}]},
+    }
+    parsed = config.parse(document, str(tmp_path / "podship.yaml"), {"POD_API_KEY": KEY})
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    out = (tmp_path / "out.ndjson").open("ab")
+    return Pipeline(parsed, outputs=[StdoutOutput({}, stream=out)]), out
+
+
+def records(tmp_path):
+    path = tmp_path / "out.ndjson"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_bytes().splitlines()]
+
+
+async def run_until(pipeline, condition, timeout=30.0):
+    """Run until `condition()` holds (checked every 50 ms) or `timeout`; returns the exit code."""
+    task = asyncio.create_task(pipeline.run())
+    deadline = time.monotonic() + timeout
+    while not task.done() and time.monotonic() < deadline and not condition():
+        await asyncio.sleep(0.05)
+    pipeline.stop.set()
+    return await task

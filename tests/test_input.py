@@ -1,0 +1,142 @@
+"""The proofpoint_pod input against the simulator on loopback: backfill, live, refusals, bad frames."""
+
+import json
+
+from podship.core.pod import HOUR_MS
+from podship.simgen import Timeline
+from podship.simulator import Faults
+from tests.pipes import build, connector, records, run_until
+
+LINE = Timeline(rates={"message": 1.0, "maillog": 2.0, "audit": 0.2}, big_every=0)
+START = LINE.epoch_ms + 3 * HOUR_MS
+
+
+def ids_of(tmp_path):
+    return [record["event_id"] for record in records(tmp_path)]
+
+
+async def test_first_start_backfills_the_archive_then_streams_live_each_event_once(
+    simulator, tmp_path, record_validator
+):
+    sim = await simulator(timeline=LINE, start_ms=START)
+    pipeline, out = build(tmp_path, [connector(sim, backfill="2h")])
+    expected = set(LINE.ids("message", START - 2 * HOUR_MS, START - HOUR_MS))
+
+    def backfilled_and_live():
+        coverage = pipeline.inputs[0].coverage
+        return coverage is not None and coverage.newest_acked >= START + 2000
+
+    code = await run_until(pipeline, backfilled_and_live)
+    out.close()
+    got = ids_of(tmp_path)
+    assert code == 0
+    assert expected <= set(got), f"{len(expected - set(got))} events of the archive hour are missing"
+    assert len(got) == len(set(got)), "an event was shipped twice"
+    assert max(record["timestamp"] for record in records(tmp_path)) >= START  # and live events came after
+    for record in records(tmp_path)[:200]:
+        record_validator.validate(record)
+    source = pipeline.inputs[0]
+    assert source.stats.archive_windows >= 1
+    assert source.stats.mode == "stopped"
+
+
+async def test_a_wrong_key_stops_the_connector_and_says_what_to_check(simulator, tmp_path):
+    sim = await simulator(timeline=LINE, start_ms=START, tokens={"other-token": "acme_hosted"})
+    pipeline, out = build(tmp_path, [connector(sim)])
+    code = await run_until(pipeline, lambda: pipeline.inputs[0].failure is not None, timeout=10)
+    out.close()
+    assert code == 1
+    message = str(pipeline.inputs[0].failure)
+    assert message.startswith("HTTP 401: Unauthorized")
+    assert "Are they expired, or not licensed for Remote Syslog?" in message
+    assert "sim-token" not in message
+
+
+async def test_a_burst_of_409s_is_retried(simulator, tmp_path):
+    busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=busy, start_ms=START, faults=Faults(refuse_count=6, refuse_status=409))
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 5, timeout=20)
+    out.close()
+    assert code == 0
+    assert pipeline.inputs[0].stats.refusals == 6
+    assert len(ids_of(tmp_path)) >= 5
+
+
+async def test_bad_frames_are_dead_lettered_with_a_reason_and_the_stream_goes_on(simulator, tmp_path):
+    line = Timeline(rates={"message": 50.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=line, start_ms=START, faults=Faults(bad_every=4, binary_every=5))
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 120, timeout=20)
+    out.close()
+    assert code == 0
+    letters = [
+        json.loads(line)
+        for line in (tmp_path / "state" / "acme-message" / "deadletter.jsonl").read_text().splitlines()
+    ]
+    reasons = {letter["reason"].split(":")[0] for letter in letters}
+    assert reasons == {"not JSON", "not a JSON object but a list"}
+    assert {"frame_base64": "//4gbm90IHV0Zi04"}.items() <= next(
+        x for x in letters if "frame_base64" in x
+    ).items()
+    stats = pipeline.inputs[0].stats
+    assert stats.dead_letters == len(letters)
+    assert stats.empty_frames >= 1
+    assert len(ids_of(tmp_path)) == len(set(ids_of(tmp_path)))
+
+
+async def test_events_over_1_mib_pass_and_frames_over_the_cap_are_set_aside(simulator, tmp_path):
+    line = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0}, big_every=4)
+    sim = await simulator(timeline=line, start_ms=START)
+    pipeline, out = build(tmp_path / "a", [connector(sim, backfill="0s")])
+    await run_until(
+        pipeline, lambda: any(len(json.dumps(r)) > 1 << 20 for r in records(tmp_path / "a")), timeout=20
+    )
+    out.close()
+    assert any(len(json.dumps(record)) > 1 << 20 for record in records(tmp_path / "a"))
+
+    sim2 = await simulator(timeline=line, start_ms=START)
+    pipeline, out = build(tmp_path / "b", [connector(sim2, backfill="0s", max_frame_bytes="1MiB")])
+    await run_until(
+        pipeline,
+        lambda: pipeline.inputs[0].stats.dead_letters >= 2 and len(records(tmp_path / "b")) > 10,
+        timeout=20,
+    )
+    out.close()
+    letters = (tmp_path / "b" / "state" / "acme-message" / "deadletter.jsonl").read_text().splitlines()
+    assert "is over max_frame_bytes (1048576)" in json.loads(letters[0])["reason"]
+    assert all(len(json.dumps(record)) < 1 << 20 for record in records(tmp_path / "b"))
+    assert len(records(tmp_path / "b")) > 10
+
+
+async def test_several_connectors_run_at_once(simulator, tmp_path):
+    sim = await simulator(
+        timeline=Timeline(rates={"message": 20.0, "maillog": 40.0, "audit": 5.0}), start_ms=START
+    )
+    inputs = [connector(sim, kind, backfill="0s") for kind in ("message", "maillog", "audit")]
+    pipeline, out = build(tmp_path, inputs)
+
+    def all_types():
+        return {record["event_type"] for record in records(tmp_path)} == {"message", "maillog", "audit"}
+
+    code = await run_until(pipeline, all_types, timeout=20)
+    out.close()
+    assert code == 0
+    assert all_types()
+    assert {record["connector"] for record in records(tmp_path)} == {
+        "acme-message",
+        "acme-maillog",
+        "acme-audit",
+    }
+
+
+async def test_keepalive_pings_hold_a_quiet_stream_open(simulator, tmp_path):
+    quiet = Timeline(rates={"message": 0.001, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=quiet, start_ms=START, idle_timeout_secs=0.6)
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s", keepalive_interval="0.2s")])
+    pipeline_task = run_until(pipeline, lambda: False, timeout=2.5)
+    code = await pipeline_task
+    out.close()
+    assert code == 0
+    assert pipeline.inputs[0].stats.reconnects == 0
+    assert sim.stats["drops"] == 0
