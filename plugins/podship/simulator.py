@@ -294,7 +294,7 @@ class Simulator:
         binary = faults.binary_every > 0 and k % faults.binary_every == 0
         await connection.send(text.encode() if binary else text)
         self.stats["frames"] += 1
-        if faults.bad_every > 0 and sent % faults.bad_every == 0:
+        if faults.bad_every > 0 and sent > 0 and sent % faults.bad_every == 0:
             self.stats["bad_frames"] += 1
             await connection.send(_BAD_FRAMES[(sent // faults.bad_every) % len(_BAD_FRAMES)])
 
@@ -316,7 +316,7 @@ class Simulator:
         line, kind = self.timeline, stream.kind
         start = floor_hour(stream.since)
         end = math.inf if stream.to is None else ceil_hour(stream.to)
-        k = line.index(kind, start)
+        k, sent = line.index(kind, start), 0
         while line.at(kind, k) < end + line.jitter_ms:
             if line.at(kind, k) > self.clock.now() - self.options.archive_staleness_ms:
                 if stream.to is not None:
@@ -325,7 +325,8 @@ class Simulator:
                     return
                 continue
             if start <= line.ts(kind, k) < end:
-                await self._send_event(connection, kind, k, 0)
+                sent += 1
+                await self._send_event(connection, kind, k, sent)
             k += 1
         await connection.close(1000, "archive window complete")
 
