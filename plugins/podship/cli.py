@@ -75,13 +75,22 @@ def _simulate_parser(commands: Any) -> None:
     sim.add_argument("--bad-every", type=int, default=0, help="a junk frame after every N frames")
     sim.add_argument("--refuse", type=int, default=0, help="refuse the first N handshakes")
     sim.add_argument("--refuse-status", type=int, default=409)
+    sim.add_argument(
+        "--start-hours", type=float, default=2.0, help="simulator clock at start, hours after its epoch"
+    )
+    sim.add_argument("--frame-cache", type=int, default=0, help="keep this many encoded frames (benchmarks)")
     sim.set_defaults(handler=_simulate)
 
 
 def _demo_parser(commands: Any) -> None:
     demo = commands.add_parser("demo", help="the simulator and a pipeline to stdout, in one process")
     demo.add_argument("--seconds", type=float, default=5.0, help="stop after this long (default 5)")
-    demo.add_argument("--events", type=int, default=0, help="stop after this many records")
+    demo.add_argument(
+        "--events",
+        type=int,
+        default=0,
+        help="stop once this many records are out (what was received still drains)",
+    )
     demo.add_argument("--follow", action="store_true", help="keep going until interrupted")
     demo.set_defaults(handler=_demo)
 

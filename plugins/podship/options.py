@@ -191,6 +191,22 @@ class OptionTable:
             raise exc.located(file=file, plugin=self.plugin) from None
 
 
+def render_duration(seconds: float) -> str:
+    """`604800` -> `7d`, `90` -> `90s`, `0.2` -> `0.2s`: the largest unit that divides evenly."""
+    for unit in ("d", "h", "m"):
+        size = _DURATION_UNITS[unit]
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def render_size(size: int) -> str:
+    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
+
+
 def render_default(option: Option) -> str:
     if option.required:
         return "(required)"
@@ -198,6 +214,10 @@ def render_default(option: Option) -> str:
         return "(none)"
     if isinstance(option.default, bool):
         return str(option.default).lower()
+    if option.type == "duration":
+        return render_duration(option.default)
+    if option.type == "size":
+        return render_size(option.default)
     return str(option.default)
 
 

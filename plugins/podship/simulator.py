@@ -59,6 +59,7 @@ class SimOptions:
     idle_timeout_secs: float = 300.0
     release_secs: float = 0.2  # 409 for this long after a session ends
     faults: Faults = field(default_factory=Faults)
+    frame_cache: int = 0  # keep up to this many encoded frames, so that benchmarks measure the client
     ssl_context: ssl.SSLContext | None = None
 
 
@@ -116,6 +117,7 @@ class Simulator:
         self.sessions: dict[tuple[str, str], _Session] = {}
         self.stats: dict[str, int] = {"handshakes": 0, "refused": 0, "drops": 0, "frames": 0, "bad_frames": 0}
         self._server: Server | None = None
+        self._frames: dict[tuple[str, int], str] = {}
 
     @property
     def timeline(self) -> Timeline:
@@ -288,8 +290,16 @@ class Simulator:
         self.stats["drops"] += 1
         connection.transport.abort()  # no close frame: the client sees 1006
 
+    def _frame(self, kind: str, k: int) -> str:
+        text = self._frames.get((kind, k))
+        if text is None:
+            text = json.dumps(self.timeline.event(kind, k), ensure_ascii=False)
+            if len(self._frames) < self.options.frame_cache:
+                self._frames[(kind, k)] = text
+        return text
+
     async def _send_event(self, connection: ServerConnection, kind: str, k: int, sent: int) -> None:
-        text = json.dumps(self.timeline.event(kind, k), ensure_ascii=False)
+        text = self._frame(kind, k)
         faults = self.options.faults
         binary = faults.binary_every > 0 and k % faults.binary_every == 0
         await connection.send(text.encode() if binary else text)

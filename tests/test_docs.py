@@ -1,0 +1,23 @@
+"""The README and shipped configurations stay true."""
+
+from pathlib import Path
+
+import pytest
+
+from podship import config, options, plugins
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_option_tables_match_the_plugins():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("<!-- options:begin -->\n", 1)[1].split("\n<!-- options:end -->", 1)[0]
+    generated = "\n\n".join(options.markdown_table(table) for table in plugins.all_tables())
+    assert section == generated, "run `podship options --markdown` and paste it into the README"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_pipeline_file_passes_check(path):
+    parsed = config.load(str(path), {"POD_API_KEY": "x" * 40})
+    assert parsed.inputs
+    assert parsed.outputs
