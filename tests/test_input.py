@@ -140,3 +140,83 @@ async def test_keepalive_pings_hold_a_quiet_stream_open(simulator, tmp_path):
     assert code == 0
     assert pipeline.inputs[0].stats.reconnects == 0
     assert sim.stats["drops"] == 0
+
+
+async def test_the_wss_path_verifies_the_server_certificate(simulator, tmp_path):
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=busy, start_ms=START, ssl_context=server)
+    assert sim.url.startswith("wss://127.0.0.1:")
+
+    pipeline, out = build(tmp_path / "trusted", [connector(sim, backfill="0s", tls_ca_file=str(ca_file))])
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path / "trusted")) >= 10, timeout=20)
+    out.close()
+    assert code == 0
+    assert len(ids_of(tmp_path / "trusted")) >= 10
+
+    pipeline, out = build(tmp_path / "untrusted", [connector(sim, backfill="0s")])
+    await run_until(pipeline, lambda: pipeline.inputs[0].stats.reconnects >= 2, timeout=20)
+    out.close()
+    assert records(tmp_path / "untrusted") == []
+    assert "CERTIFICATE_VERIFY_FAILED" in pipeline.inputs[0].stats.last_error
+
+
+async def test_turning_verification_off_is_loud(simulator, tmp_path, caplog):
+    import ssl
+
+    import trustme
+
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+    busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=busy, start_ms=START, ssl_context=server)
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s", tls_verify=False)])
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 5, timeout=20)
+    out.close()
+    assert code == 0
+    assert "TLS verification is OFF" in caplog.text
+
+
+async def test_the_connection_goes_through_an_http_connect_proxy(simulator, tmp_path):
+    import asyncio
+
+    tunnels = []
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(reader, writer):
+        request = await reader.readuntil(b"\r\n\r\n")
+        method, target = request.split(b" ")[:2]
+        assert method == b"CONNECT"
+        host, port = target.decode().rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        tunnels.append(target.decode())
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=busy, start_ms=START)
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s", proxy=f"http://127.0.0.1:{port}")])
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 10, timeout=20)
+    out.close()
+    server.close()
+    assert code == 0
+    assert tunnels and all(target == sim.url.split("/")[2] for target in tunnels)

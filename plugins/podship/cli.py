@@ -9,6 +9,8 @@ import argparse
 import asyncio
 import os
 import signal
+import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,6 +81,9 @@ def _simulate_parser(commands: Any) -> None:
         "--start-hours", type=float, default=2.0, help="simulator clock at start, hours after its epoch"
     )
     sim.add_argument("--frame-cache", type=int, default=0, help="keep this many encoded frames (benchmarks)")
+    sim.add_argument(
+        "--tls", action="store_true", help="serve wss:// with a generated self-signed certificate"
+    )
     sim.set_defaults(handler=_simulate)
 
 
@@ -150,13 +155,51 @@ def _sim_options(args: argparse.Namespace) -> SimOptions:
 def _simulate(args: argparse.Namespace) -> int:
     logsetup.configure("info")
 
-    async def serve() -> None:
-        async with Simulator(_sim_options(args)) as sim:
-            print(f"podship simulate: serving {sim.url} (cluster id {args.cid})", file=sys.stderr, flush=True)
+    async def serve(folder: str) -> None:
+        sim_options = _sim_options(args)
+        note = ""
+        if args.tls:
+            sim_options.ssl_context, cert = self_signed(folder, args.host)
+            note = f"; set tls_ca_file: {cert}"
+        async with Simulator(sim_options) as sim:
+            print(
+                f"podship simulate: serving {sim.url} (cluster id {args.cid}{note})",
+                file=sys.stderr,
+                flush=True,
+            )
             await asyncio.Event().wait()
 
-    asyncio.run(serve())
+    with tempfile.TemporaryDirectory(prefix="podship-sim-") as folder:
+        asyncio.run(serve(folder))
     return EXIT_OK
+
+
+def self_signed(folder: str, host: str) -> tuple[ssl.SSLContext, str]:
+    """A throw-away certificate for `host` made with the openssl command, and a server context."""
+    cert, key = os.path.join(folder, "sim-cert.pem"), os.path.join(folder, "sim-key.pem")
+    san = f"IP:{host}" if host.replace(".", "").isdigit() or ":" in host else f"DNS:{host}"
+    command = [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={host}",
+    ]
+    command += ["-addext", f"subjectAltName={san},DNS:localhost", "-keyout", key, "-out", cert]
+    try:
+        subprocess.run(command, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ConfigError(
+            f"cannot make a certificate with openssl: {exc}", plugin="simulate", option="tls"
+        ) from None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert
 
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
