@@ -20,6 +20,7 @@ from podship.core.pod import HOUR_MS, floor_hour
 from podship.simgen import Timeline
 from podship.simulator import Faults
 from tests.conftest import write_pipeline
+from tests.pipes import connector
 
 KEY = "pod-key-for-the-end-to-end-test-7f3a9c"
 LINE = Timeline(seed=11, rates={"message": 0.5, "maillog": 1.0, "audit": 0.0001}, big_every=1500)
@@ -52,7 +53,10 @@ class Podship:
     def __init__(self, tmp_path, sim):
         self.config = write_pipeline(
             tmp_path / "podship.yaml",
-            [self._connector(sim, kind) for kind in ("message", "maillog")],
+            [
+                connector(sim, kind, backfill="2h", reconnect_min="0.05s", reconnect_max="0.5s")
+                for kind in ("message", "maillog")
+            ],
             service={
                 "state_dir": str(tmp_path / "state"),
                 "checkpoint_interval": "0.2s",
@@ -61,21 +65,6 @@ class Podship:
         )
         self.stdout, self.stderr = tmp_path / "out.ndjson", tmp_path / "err.log"
         self.process = None
-
-    @staticmethod
-    def _connector(sim, kind):
-        return {
-            "name": "proofpoint_pod",
-            "tenant": "acme",
-            "cluster_id": "acme_hosted",
-            "api_key": "${POD_API_KEY}",
-            "type": kind,
-            "url": sim.url,
-            "backfill": "2h",
-            "archive_delay": "35m",
-            "reconnect_min": "0.05s",
-            "reconnect_max": "0.5s",
-        }
 
     async def start(self):
         env = {**os.environ, "POD_API_KEY": KEY}
