@@ -110,6 +110,7 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, pipeline.stop.set)
+    loop.add_signal_handler(signal.SIGHUP, pipeline.reload)
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
     return await pipeline.run()

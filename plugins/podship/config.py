@@ -122,14 +122,19 @@ def _lookup(match: re.Match[str], env: Mapping[str, str]) -> str:
     raise KeyError(name)
 
 
-def read_yaml(path: str) -> Any:
-    """The parsed file; unreadable files and YAML errors become one clear line."""
+def read_text(path: str) -> str:
+    """A configuration file's text; unreadable files become one clear line."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from None
     except UnicodeDecodeError:
         raise ConfigError("the file is not UTF-8 text", file=path) from None
+
+
+def read_yaml(path: str) -> Any:
+    """The parsed file; unreadable files and YAML errors become one clear line."""
+    text = read_text(path)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -36,6 +36,7 @@ class StdoutOutput:
 
     def __init__(self, values: dict[str, Any], stream: BinaryIO | None = None) -> None:
         self.values = values
+        self.tags = frozenset(values.get("tags") or ())
         self.stream = stream if stream is not None else sys.stdout.buffer
 
     async def start(self) -> None:

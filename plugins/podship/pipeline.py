@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import time
 from collections import defaultdict
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from podship.config import PipelineConfig, PluginConfig
 from podship.core.pod import backoff
 from podship.errors import OutputError
+from podship.filter_rules import LogFilter
 from podship.in_proofpoint import Item, ProofpointInput
 from podship.out_stdout import StdoutOutput
 
@@ -27,6 +29,7 @@ log = logging.getLogger("podship.pipeline")
 
 class Output(Protocol):
     name: str
+    tags: frozenset[str]  # empty: every record; else only records tagged with one of these
 
     async def start(self) -> None: ...
 
@@ -54,6 +57,8 @@ class Pipeline:
             for p in config.inputs
         ]
         self.outputs = outputs if outputs is not None else [build_output(p) for p in config.outputs]
+        self.filters = [LogFilter(p.values, os.environ) for p in config.filters]
+        self.dropped = 0
         self.max_records, self.records_out = max_records, 0
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
@@ -111,7 +116,7 @@ class Pipeline:
         try:
             while True:
                 batch = await self._take()
-                await self._deliver([item.record for item in batch])
+                await self._deliver(self._filter(batch))
                 self._acknowledge(batch)
         except OutputError as exc:
             self.fatal = exc
@@ -123,9 +128,32 @@ class Pipeline:
             batch.append(self.queue.get_nowait())
         return batch
 
-    async def _deliver(self, records: list[dict[str, Any]]) -> None:
-        """Every output takes the batch; a retryable failure is retried, holding the pipeline back."""
+    def _filter(self, batch: list[Item]) -> list[tuple[dict[str, Any], frozenset[str]]]:
+        """The records the filters keep, with their tags; a dropped record counts as delivered."""
+        kept = []
+        for item in batch:
+            tags: frozenset[str] = frozenset()
+            for stage in self.filters:
+                decision = stage.decide(item.record)
+                tags |= decision.tags
+                if not decision.keep:
+                    self.dropped += 1
+                    break
+            else:
+                kept.append((item.record, tags))
+        return kept
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the rules files."""
+        for stage in self.filters:
+            stage.reload()
+
+    async def _deliver(self, tagged: list[tuple[dict[str, Any], frozenset[str]]]) -> None:
+        """Every output takes its records; a retryable failure is retried, holding the pipeline back."""
         for output in self.outputs:
+            records = [record for record, tags in tagged if not output.tags or output.tags & tags]
+            if not records:
+                continue
             attempt = 0
             while True:
                 try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from types import ModuleType
 
-from podship import in_proofpoint, out_stdout
+from podship import filter_rules, in_proofpoint, out_stdout
 from podship.config import SERVICE, PipelineConfig
 from podship.errors import ConfigError
 from podship.options import OptionTable
 
 REGISTRY: dict[str, dict[str, ModuleType]] = {
     "inputs": {"proofpoint_pod": in_proofpoint},
-    "filters": {},
+    "filters": {"log_filter": filter_rules},
     "outputs": {"stdout": out_stdout},
 }
 
