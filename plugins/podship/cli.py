@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from podship import __version__, config, logsetup, options, plugins
+from podship import __version__, config, logsetup, options, plugins, rules_cli
 from podship.errors import ConfigError
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     opts.set_defaults(handler=_options)
     _simulate_parser(commands)
     _demo_parser(commands)
+    rules_cli.add_parser(commands)
     return parser
 
 

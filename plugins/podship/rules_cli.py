@@ -1,0 +1,104 @@
+"""`podship rules check | test | export`: work on a rules file without running a pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from podship.config import read_text
+from podship.core.pod import event_identity
+from podship.core.records import normalise
+from podship.core.rules import RuleSet
+from podship.core.rules_export import fluent_bit, vector
+from podship.errors import ConfigError
+from podship.filter_rules import load_rules
+
+
+def add_parser(commands: Any) -> None:
+    rules = commands.add_parser("rules", help="check, try out or export a log-filter rules file")
+    verbs = rules.add_subparsers(required=True, metavar="VERB")
+    check = verbs.add_parser("check", help="compile a rules file and list its rules")
+    check.add_argument("file")
+    check.set_defaults(handler=_check)
+    test = verbs.add_parser("test", help="the decision for each event of a JSON-lines file")
+    test.add_argument("file")
+    test.add_argument("events", help="PoD events or podship records, one JSON object per line")
+    test.set_defaults(handler=_test)
+    export = verbs.add_parser("export", help="the equivalent Fluent Bit filters or Vector transform")
+    export.add_argument("--to", required=True, choices=("fluent-bit", "vector"))
+    export.add_argument("file")
+    export.set_defaults(handler=_export)
+
+
+def _check(args: argparse.Namespace) -> int:
+    ruleset = load_rules(args.file, os.environ)
+    for rule in ruleset.rules:
+        print(f"line {rule.line}: {rule.name}: {rule.action}")
+    default = "keep" if ruleset.default_keep else "drop"
+    print(f"podship: {args.file}: {len(ruleset.rules)} rules, default {default}", file=sys.stderr)
+    return 0
+
+
+def _test(args: argparse.Namespace) -> int:
+    ruleset = load_rules(args.file, os.environ)
+    kept = total = 0
+    for record in _records(args.events):
+        decision = ruleset.decide(record, 0.0)
+        total, kept = total + 1, kept + decision.keep
+        tags = f" tags={','.join(sorted(decision.tags))}" if decision.tags else ""
+        verdict = "keep" if decision.keep else "drop"
+        print(f"{record.get('event_id', '?')}\t{verdict}\t{decision.rule or '(default)'}{tags}")
+    _summary(ruleset, total, kept)
+    return 0
+
+
+def _summary(ruleset: RuleSet, total: int, kept: int) -> None:
+    print(f"\n{total} events: {kept} kept, {total - kept} dropped")
+    for rule in ruleset.rules:
+        print(f"  {rule.name}: matched {rule.matched}, dropped {rule.dropped}")
+
+
+def _records(path: str) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(read_text(path).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+            yield value if "msg_class" in value else _normalised(value)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"line {number}: not a PoD event or record: {exc}", file=path) from None
+
+
+def _normalised(event: dict[str, Any]) -> dict[str, Any]:
+    kind = "audit" if "audit" in event else "maillog" if "sm" in event or "guid" not in event else "message"
+    event_id, ts = event_identity(event, kind)
+    return normalise(event, kind, event_id, ts, {"connector": "rules-test"})
+
+
+def _export(args: argparse.Namespace) -> int:
+    document = yaml.safe_load(read_text(args.file))
+    load_rules(args.file, os.environ)  # the same errors as everywhere else before any output
+    entries, skipped = fluent_bit(document) if args.to == "fluent-bit" else vector(document)
+    body = {"pipeline": {"filters": entries}} if args.to == "fluent-bit" else entries[0]
+    print(yaml.dump(body, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), end="")
+    for name in skipped:
+        print(f"# not exported to {args.to}: rule {name!r}: no faithful equivalent; keep it in podship")
+    return 0
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (VRL programs) as readable `|` blocks."""
+
+
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _text)
