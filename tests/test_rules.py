@@ -76,7 +76,14 @@ def test_a_list_value_matches_when_any_element_does():
 
 
 def test_a_positive_operator_on_a_missing_field_is_false_and_neq_is_true():
-    for op, value in [("eq", "x"), ("contains", "x"), ("regex", "."), ("cidr", "0.0.0.0/0"), ("gt", -1), ("in", "[x]")]:
+    for op, value in [
+        ("eq", "x"),
+        ("contains", "x"),
+        ("regex", "."),
+        ("cidr", "0.0.0.0/0"),
+        ("gt", -1),
+        ("in", "[x]"),
+    ]:
         assert keeps(drop_when(f"{{field: nowhere, op: {op}, value: {value}}}"), {"a": 1})
     assert not keeps(drop_when("{field: nowhere, op: neq, value: x}"), {"a": 1})
 
@@ -92,7 +99,9 @@ def test_numeric_operators_coerce_numeric_strings_only():
 
 def test_fields_reach_the_original_event_and_keys_with_dots():
     rec = copy.deepcopy(MESSAGE)
-    assert not keeps(drop_when("{field: proofpoint_on_demand.msg.header.subject, op: contains, value: parcel}"), rec)
+    assert not keeps(
+        drop_when("{field: proofpoint_on_demand.msg.header.subject, op: contains, value: parcel}"), rec
+    )
     dotted = "[proofpoint_on_demand, filter, modules, dmarc, authResults, emailIdentities, smtp.mailfrom]"
     sender = rec["envelope_from"]
     assert not keeps(drop_when(f"{{field: {dotted}, op: eq, value: '{sender}'}}"), rec)
@@ -140,12 +149,26 @@ rules:
 
 def test_remove_and_keep_fields():
     rec = copy.deepcopy(MESSAGE)
-    rules("rules: [{name: r, action: {remove_fields: [proofpoint_on_demand, urls, msg_origin.processor]}}]").decide(rec, 0)
+    rules(
+        "rules: [{name: r, action: {remove_fields: [proofpoint_on_demand, urls, msg_origin.processor]}}]"
+    ).decide(rec, 0)
     assert "proofpoint_on_demand" not in rec and "urls" not in rec
-    assert rec["msg_origin"] == {"source": "proofpoint_on_demand", "vendor": "proofpoint", "category": "email"}
+    assert rec["msg_origin"] == {
+        "source": "proofpoint_on_demand",
+        "vendor": "proofpoint",
+        "category": "email",
+    }
     rec = copy.deepcopy(MESSAGE)
     rules("rules: [{name: r, action: {keep_fields: [subject, msg_origin.source]}}]").decide(rec, 0)
-    assert set(rec) == {"subject", "msg_origin", "timestamp", "event_id", "msg_class", "connector", "event_type"}
+    assert set(rec) == {
+        "subject",
+        "msg_origin",
+        "timestamp",
+        "event_id",
+        "msg_class",
+        "connector",
+        "event_type",
+    }
     assert rec["msg_origin"] == {"source": "proofpoint_on_demand"}
 
 
@@ -154,13 +177,17 @@ def test_mask_with_text_or_a_keyed_hash_that_still_correlates():
     rules("rules: [{name: r, action: {mask: {fields: [header_from]}}}]").decide(rec, 0)
     assert rec["header_from"] == "***"
     first = {"envelope_rcpts": ["a@acme.example", "b@acme.example"], "header_from": "a@acme.example"}
-    rules("rules: [{name: r, action: {mask: {fields: [envelope_rcpts, header_from], with: hash}}}]").decide(first, 0)
+    rules("rules: [{name: r, action: {mask: {fields: [envelope_rcpts, header_from], with: hash}}}]").decide(
+        first, 0
+    )
     assert first["envelope_rcpts"][0] == first["header_from"]
     assert first["envelope_rcpts"][0] != first["envelope_rcpts"][1]
     assert first["header_from"].startswith("hmac-sha256:")
     assert "a@acme" not in str(first)
     other = {"header_from": "a@acme.example"}
-    compile_rules(yaml.safe_load("rules: [{name: r, action: {mask: {fields: [header_from], with: hash}}}]"), b"other").decide(other, 0)
+    compile_rules(
+        yaml.safe_load("rules: [{name: r, action: {mask: {fields: [header_from], with: hash}}}]"), b"other"
+    ).decide(other, 0)
     assert other["header_from"] != first["header_from"]
 
 
@@ -175,12 +202,19 @@ def test_sample_keeps_one_in_n_deterministically_by_event_id():
     ruleset = rules("rules: [{name: s, action: {sample: 4}}]")
     kept = [i for i in range(4000) if ruleset.decide({"event_id": f"id-{i}"}, 0).keep]
     assert 800 < len(kept) < 1200
-    assert kept == [i for i in range(4000) if rules("rules: [{name: s, action: {sample: 4}}]").decide({"event_id": f"id-{i}"}, 0).keep]
+    assert kept == [
+        i
+        for i in range(4000)
+        if rules("rules: [{name: s, action: {sample: 4}}]").decide({"event_id": f"id-{i}"}, 0).keep
+    ]
 
 
 def test_rate_limit_drops_the_excess_per_key_per_window_and_counts_it():
     ruleset = rules("rules: [{name: rl, action: {rate_limit: {count: 2, per: 10s, key: src_ip}}}]")
-    verdicts = [ruleset.decide({"src_ip": ip}, now).keep for ip, now in [("a", 0), ("a", 1), ("a", 2), ("b", 3), ("a", 10), ("a", 11), ("a", 12)]]
+    verdicts = [
+        ruleset.decide({"src_ip": ip}, now).keep
+        for ip, now in [("a", 0), ("a", 1), ("a", 2), ("b", 3), ("a", 10), ("a", 11), ("a", 12)]
+    ]
     assert verdicts == [True, True, False, True, True, True, False]
     assert ruleset.rules[0].dropped == 2
 
@@ -209,11 +243,19 @@ rules:
     assert keeps(text, dict(maillog, tenant_name="globex"))
     eleven = "\n".join("      - {field: a, operator: equals, value: 1}" for _ in range(11))
     with pytest.raises(RuleError, match="rule 'stellar': at most 10 conditions in one filter, got 11"):
-        rules(text.split("    conditions:")[0] + "    conditions:\n" + eleven + "\n    action: drop\n")
+        rules(
+            text.split("    conditions:", maxsplit=1)[0]
+            + "    conditions:\n"
+            + eleven
+            + "\n    action: drop\n"
+        )
 
 
 def test_equality_rules_on_one_field_are_indexed_and_keep_their_order():
-    lines = [f"  - {{name: r{i}, when: {{field: queue_id, op: in, value: [q{i}, shared]}}, action: {'keep' if i % 2 else 'drop'}}}" for i in range(50)]
+    lines = [
+        f"  - {{name: r{i}, when: {{field: queue_id, op: in, value: [q{i}, shared]}}, action: {'keep' if i % 2 else 'drop'}}}"
+        for i in range(50)
+    ]
     ruleset = rules("rules:\n" + "\n".join(lines))
     assert len(ruleset.stages) == 1
     assert ruleset.decide({"queue_id": "q7"}, 0).rule == "r7"
@@ -229,19 +271,43 @@ def test_equality_rules_on_one_field_are_indexed_and_keep_their_order():
         ("default: maybe\nrules: []", "default must be keep or drop, got 'maybe'"),
         ("rules: [{action: drop}]", "rule '#1': every rule needs a name"),
         ("rules: [{name: a, action: drop}, {name: a, action: drop}]", "rule 'a': rule names must be unique"),
-        ("rules: [{name: a, when: {field: x, op: like, value: 1}, action: drop}]", "rule 'a': unknown operator 'like'; known: eq, neq"),
-        ("rules: [{name: a, when: {field: x, op: regex, value: '(['}, action: drop}]", "rule 'a': bad regex '(['"),
-        ("rules: [{name: a, when: {field: x, op: cidr, value: 10.0.0.300/8}, action: drop}]", "rule 'a': bad network"),
-        ("rules: [{name: a, when: {field: x, op: gt, value: many}, action: drop}]", "rule 'a': operator gt takes a number, got 'many'"),
-        ("rules: [{name: a, when: {field: x, op: in, value: one}, action: drop}]", "rule 'a': operator in takes a non-empty list"),
-        ("rules: [{name: a, when: {field: x, op: eq, value: [1]}, action: drop}]", "rule 'a': operator eq takes one value, not a list"),
+        (
+            "rules: [{name: a, when: {field: x, op: like, value: 1}, action: drop}]",
+            "rule 'a': unknown operator 'like'; known: eq, neq",
+        ),
+        (
+            "rules: [{name: a, when: {field: x, op: regex, value: '(['}, action: drop}]",
+            "rule 'a': bad regex '(['",
+        ),
+        (
+            "rules: [{name: a, when: {field: x, op: cidr, value: 10.0.0.300/8}, action: drop}]",
+            "rule 'a': bad network",
+        ),
+        (
+            "rules: [{name: a, when: {field: x, op: gt, value: many}, action: drop}]",
+            "rule 'a': operator gt takes a number, got 'many'",
+        ),
+        (
+            "rules: [{name: a, when: {field: x, op: in, value: one}, action: drop}]",
+            "rule 'a': operator in takes a non-empty list",
+        ),
+        (
+            "rules: [{name: a, when: {field: x, op: eq, value: [1]}, action: drop}]",
+            "rule 'a': operator eq takes one value, not a list",
+        ),
         ("rules: [{name: a, when: {field: x, op: eq}, action: drop}]", "rule 'a': operator eq needs a value"),
-        ("rules: [{name: a, when: {field: '', op: eq, value: 1}, action: drop}]", "rule 'a': a field is a dotted name or a list of key names"),
+        (
+            "rules: [{name: a, when: {field: '', op: eq, value: 1}, action: drop}]",
+            "rule 'a': a field is a dotted name or a list of key names",
+        ),
         ("rules: [{name: a, when: {all: []}, action: drop}]", "rule 'a': all takes a non-empty list"),
         ("rules: [{name: a, action: explode}]", "rule 'a': action is drop, keep, or one of"),
         ("rules: [{name: a, action: {explode: 1}}]", "rule 'a': unknown action 'explode'"),
         ("rules: [{name: a, action: {sample: 0}}]", "rule 'a': sample takes a whole number N >= 1"),
-        ("rules: [{name: a, action: {mask: {fields: [x], with: hash}}}]", "rule 'a': mask with hash needs mask_key"),
+        (
+            "rules: [{name: a, action: {mask: {fields: [x], with: hash}}}]",
+            "rule 'a': mask with hash needs mask_key",
+        ),
         ("rules: [{name: a, scope: {region: eu}, action: drop}]", "rule 'a': unknown scope 'region'"),
         ("rules: [{name: a, wen: {}, action: drop}]", "rule 'a': unknown key 'wen'"),
     ],

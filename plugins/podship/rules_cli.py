@@ -87,6 +87,8 @@ def _export(args: argparse.Namespace) -> int:
     entries, skipped = fluent_bit(document) if args.to == "fluent-bit" else vector(document)
     body = {"pipeline": {"filters": entries}} if args.to == "fluent-bit" else entries[0]
     print(yaml.dump(body, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), end="")
+    if document.get("default") == "drop":
+        print(f"# not exported to {args.to}: `default: drop` (drop what no rule keeps) has no equivalent")
     for name in skipped:
         print(f"# not exported to {args.to}: rule {name!r}: no faithful equivalent; keep it in podship")
     return 0

@@ -70,8 +70,8 @@ def _translate(document: dict[str, Any], one: Any) -> Snippet:
     would change their meaning. Tags decide nothing and are only listed."""
     entries: list[Any] = []
     skipped: list[str] = []
-    if document.get("default", "keep") == "drop":
-        return [], ["(all: `default: drop` has no equivalent)"]
+    if document.get("default", "keep") == "drop":  # dropping what no rule keeps has no equivalent
+        return [], [str(rule.get("name")) for rule in document.get("rules", [])]
     for rule in document.get("rules", []):
         entry = None if skipped and not _is_tag(skipped[-1], document) else one(rule)
         if entry is None:
