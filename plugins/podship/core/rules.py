@@ -14,11 +14,12 @@ Semantics, pinned (the README shows each with an example):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,9 @@ class Rule:
     matched: int = 0
     dropped: int = 0
 
+    def match(self, record: Record) -> Rule | None:
+        return self if self.test(record) else None
+
 
 @dataclass
 class RuleSet:
@@ -103,7 +107,7 @@ class RuleSet:
     def decide(self, record: Record, now: float) -> Decision:
         tags: set[str] = set()
         for stage in self.stages:
-            rule = stage.match(record) if isinstance(stage, _Index) else stage if stage.test(record) else None
+            rule = stage.match(record)
             if rule is None:
                 continue
             rule.matched += 1
@@ -269,14 +273,24 @@ def condition_of(spec: Any, context: Context) -> Test:
         parts = spec[kind]
         if not isinstance(parts, list) or not parts:
             raise context.error(f"{kind} takes a non-empty list of conditions")
-        tests = [condition_of(part, context) for part in parts]
-        if kind == "all":
-            return lambda record: all(test(record) for test in tests)
-        return lambda record: any(test(record) for test in tests)
+        return _combine(kind, [condition_of(part, context) for part in parts])
     if keys == {"not"}:
         inner = condition_of(spec["not"], context)
         return lambda record: not inner(record)
     return _leaf(spec, context)
+
+
+def _combine(kind: str, tests: list[Test]) -> Test:
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        if kind == "all":
+            return lambda record: first(record) and second(record)
+        return lambda record: first(record) or second(record)
+    if kind == "all":
+        return lambda record: all(test(record) for test in tests)
+    return lambda record: any(test(record) for test in tests)
 
 
 def _leaf(spec: dict[str, Any], context: Context) -> Test:
@@ -307,20 +321,20 @@ def _leaf_test(path: paths.Path, op: str, value: Any, fold: bool, context: Conte
         positive = _leaf_test(path, "eq", value, fold, context)
         return lambda record: not positive(record)
     check = _MAKERS[op](value, fold, context)
-    getter = _getter(path)
-    return lambda record: any(check(item) for item in getter(record))
+    if len(path) > 1:
+        return lambda record: any(check(item) for item in paths.values(record, path))
+    key = path[0]
 
+    def top(record: Record) -> bool:
+        # The common case, kept cheap: a top-level field, no generator for a single value.
+        found = record.get(key)
+        if found is None:
+            return False
+        if type(found) is list:
+            return any(check(item) for item in found)
+        return check(found)
 
-def _getter(path: paths.Path) -> Callable[[Record], Iterable[Any]]:
-    if len(path) == 1:  # the common case, kept cheap: a top-level field of the record
-        key = path[0]
-
-        def top(record: Record) -> Iterable[Any]:
-            found = record.get(key)
-            return found if isinstance(found, list) else () if found is None else (found,)
-
-        return top
-    return lambda record: paths.values(record, path)
+    return top
 
 
 def _fold(value: Any, fold: bool) -> Any:
@@ -335,6 +349,8 @@ def _scalar(value: Any, op: str, context: Context) -> Any:
 
 def _eq(value: Any, fold: bool, context: Context) -> Callable[[Any], bool]:
     wanted = _fold(_scalar(value, "eq", context), fold)
+    if not fold:
+        return lambda item: bool(item == wanted)
     return lambda item: _fold(item, fold) == wanted
 
 
@@ -344,7 +360,12 @@ def _in(value: Any, fold: bool, context: Context) -> Callable[[Any], bool]:
     if not all(_hashable(item) for item in value):
         raise context.error("operator in takes strings, numbers or booleans")
     wanted = frozenset(_fold(item, fold) for item in value)
+    if not fold:
+        return lambda item: type(item) in _SCALARS and item in wanted
     return lambda item: _hashable(item) and _fold(item, fold) in wanted
+
+
+_SCALARS = (str, int, float, bool)
 
 
 def _text(kind: str) -> Callable[[Any, bool, Context], Callable[[Any], bool]]:
@@ -353,7 +374,9 @@ def _text(kind: str) -> Callable[[Any, bool, Context], Callable[[Any], bool]]:
             raise context.error(f"operator {kind} takes a string, got {value!r}")
         wanted = _fold(value, fold)
         method = {"contains": str.__contains__, "startswith": str.startswith, "endswith": str.endswith}[kind]
-        return lambda item: isinstance(item, str) and method(_fold(item, fold), wanted)
+        if not fold:
+            return lambda item: type(item) is str and method(item, wanted)
+        return lambda item: isinstance(item, str) and method(item.casefold(), wanted)
 
     return make
 
@@ -362,10 +385,10 @@ def _regex(value: Any, fold: bool, context: Context) -> Callable[[Any], bool]:
     if not isinstance(value, str):
         raise context.error(f"operator regex takes a string, got {value!r}")
     try:
-        pattern = re.compile(value, re.IGNORECASE if fold else 0)
+        search = re.compile(value, re.IGNORECASE if fold else 0).search
     except re.error as exc:
         raise context.error(f"bad regex {value!r}: {exc}") from None
-    return lambda item: isinstance(item, str) and pattern.search(item) is not None
+    return lambda item: type(item) is str and search(item) is not None
 
 
 def _cidr(value: Any, fold: bool, context: Context) -> Callable[[Any], bool]:
@@ -376,13 +399,21 @@ def _cidr(value: Any, fold: bool, context: Context) -> Callable[[Any], bool]:
         raise context.error(f"bad network: {exc}") from None
 
     def inside(item: Any) -> bool:
-        try:
-            address = ipaddress.ip_address(str(item).strip("[]"))
-        except ValueError:
-            return False
-        return any(address.version == net.version and address in net for net in networks)
+        address = _address(item) if type(item) is str else None
+        return address is not None and any(
+            address in net for net in networks if net.version == address.version
+        )
 
     return inside
+
+
+@functools.lru_cache(maxsize=65536)
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Parsed once per distinct address: sender IPs repeat, and parsing costs more than the test."""
+    try:
+        return ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
 
 
 def _numeric(kind: str) -> Callable[[Any, bool, Context], Callable[[Any], bool]]:
