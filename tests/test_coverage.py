@@ -155,3 +155,13 @@ def test_hours_beyond_the_archive_retention_are_counted_not_fetched():
     assert action == Archive(oldest)
     assert coverage.unrecoverable_ms == oldest - T0
     assert holes(coverage) == [(oldest, T0 + 26 * H)]
+
+
+def test_pruning_scans_the_ids_again_only_when_the_cutoff_moves():
+    coverage = Coverage(TIMING, watermark=T0 + 2 * H)
+    coverage.seen = {"old": T0 - 2 * H}
+    assert coverage.prune() == ["old"]
+    coverage.seen["older"] = T0 - 3 * H
+    assert coverage.prune() == []  # same cutoff: nothing is scanned
+    coverage.watermark = T0 + 3 * H
+    assert coverage.prune() == ["older"]

@@ -70,6 +70,7 @@ class Coverage:
     seen: dict[str, int] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
     newest_acked: int = 0
+    pruned_before: int | None = None
     live_closed_at: int | None = None
     session_mark: int | None = None
     unrecoverable_ms: int = 0
@@ -166,6 +167,9 @@ class Coverage:
     def prune(self) -> list[str]:
         """Forget ids that no repair can bring back; returns the ids dropped."""
         cutoff = self.retain_from()
+        if cutoff == self.pruned_before:  # it moves an hour at a time; scanning every id is costly
+            return []
+        self.pruned_before = cutoff
         stale = [event_id for event_id, ts in self.seen.items() if ts < cutoff]
         for event_id in stale:
             del self.seen[event_id]
