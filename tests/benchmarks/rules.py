@@ -34,13 +34,22 @@ def mixed(i: int) -> dict[str, object]:
         {"field": "src_ip", "op": "cidr", "value": [f"198.51.{i % 256}.0/24"]},
         {"field": "spam_score", "op": "gt", "value": 1000 + i},
         {"field": "disposition", "op": "in", "value": [f"never-{i}", "nothing"]},
-        {"all": [{"field": "direction", "op": "eq", "value": "sideways"}, {"field": "helo", "op": "endswith", "value": f".x{i}"}]},
+        {
+            "all": [
+                {"field": "direction", "op": "eq", "value": "sideways"},
+                {"field": "helo", "op": "endswith", "value": f".x{i}"},
+            ]
+        },
     ]
     return {"name": f"r{i}", "when": conditions[i % len(conditions)], "action": "drop"}
 
 
 def equality(i: int) -> dict[str, object]:
-    return {"name": f"q{i}", "when": {"field": "queue_id", "op": "in", "value": [f"nq{i}", f"nz{i}"]}, "action": "drop"}
+    return {
+        "name": f"q{i}",
+        "when": {"field": "queue_id", "op": "in", "value": [f"nq{i}", f"nz{i}"]},
+        "action": "drop",
+    }
 
 
 def rate(ruleset: RuleSet, records: list[dict[str, object]], seconds: float = 1.0) -> float:
@@ -62,7 +71,9 @@ def main() -> None:
     small = rate(compile_rules({"rules": [equality(i) for i in range(10)]}), records)
     large = rate(compile_rules({"rules": [equality(i) for i in range(1000)]}), records)
     print(f"   10 eq/in rules, one field: {small:>10,.0f} records/s")
-    print(f" 1000 eq/in rules, one field: {large:>10,.0f} records/s  ({large / small:.2f} of the 10-rule rate)")
+    print(
+        f" 1000 eq/in rules, one field: {large:>10,.0f} records/s  ({large / small:.2f} of the 10-rule rate)"
+    )
 
 
 if __name__ == "__main__":
