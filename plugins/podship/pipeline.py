@@ -22,6 +22,7 @@ from podship.core.pod import backoff
 from podship.errors import OutputError
 from podship.filter_rules import LogFilter
 from podship.in_proofpoint import Item, ProofpointInput
+from podship.out_forward import ForwardOutput
 from podship.out_stdout import StdoutOutput
 
 log = logging.getLogger("podship.pipeline")
@@ -38,9 +39,10 @@ class Output(Protocol):
     async def close(self) -> None: ...
 
 
-def build_output(plugin: PluginConfig) -> Output:
-    builders = {"stdout": StdoutOutput}
-    return builders[plugin.name](plugin.values)
+def build_output(plugin: PluginConfig, state_dir: Path) -> Output:
+    if plugin.name == "forward":
+        return ForwardOutput(plugin.values, state_dir)
+    return StdoutOutput(plugin.values)
 
 
 class Pipeline:
@@ -56,7 +58,9 @@ class Pipeline:
             ProofpointInput(p.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"])
             for p in config.inputs
         ]
-        self.outputs = outputs if outputs is not None else [build_output(p) for p in config.outputs]
+        self.outputs = (
+            outputs if outputs is not None else [build_output(p, state_dir) for p in config.outputs]
+        )
         self.filters = [LogFilter(p.values, os.environ) for p in config.filters]
         self.dropped = 0
         self.max_records, self.records_out = max_records, 0

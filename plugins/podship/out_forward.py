@@ -1,0 +1,251 @@
+"""`forward` output: Fluent Forward protocol v1 with acknowledgements, into Fluent Bit `in_forward`,
+Fluentd `in_forward` or Vector's `fluent` source.
+
+A batch is acknowledged to the pipeline only when the receiver has acked every chunk of it. A chunk
+that is not acked in time, refused with `{}`, or cut by a closed connection is sent again with the
+same chunk id, after a reconnect with backoff; meanwhile the pipeline waits, so backpressure reaches
+the WebSocket and nothing is dropped. Frames stay under `max_frame_bytes` (Fluent Bit closes the
+connection, without an ack, on frames over 6,144,000 bytes); a single record larger than that is
+dead-lettered or trimmed, as `oversize` says, instead of being re-sent forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+import os
+import random
+import socket
+import ssl
+from pathlib import Path
+from typing import Any
+
+from podship.core import encode_forward as fwd
+from podship.core.pod import backoff
+from podship.options import Option, OptionTable
+from podship.state import Store
+
+OPTIONS = OptionTable(
+    plugin="forward",
+    kind="output",
+    summary="Sends records with the Fluent Forward protocol (PackedForward, chunk acks, TLS, shared key).",
+    options=(
+        Option("host", "str", "127.0.0.1", "Receiver host (Fluent Bit in_forward, Fluentd, Vector fluent)."),
+        Option("port", "int", 24224, "Receiver port.", minimum=1, maximum=65535),
+        Option("tag", "str", "pod.{event_type}", "Tag template; `{field}` reads a top-level record field."),
+        Option("require_ack", "bool", True, "Wait for the receiver's ack of every chunk (the safe path)."),
+        Option(
+            "ack_timeout", "duration", 30.0, "A chunk not acked in this time is sent again.", minimum=0.05
+        ),
+        Option(
+            "compress",
+            "str",
+            "none",
+            "Compress chunks (Vector and Fluent Bit accept gzip).",
+            choices=("none", "gzip"),
+        ),
+        Option(
+            "max_frame_bytes",
+            "size",
+            5_000_000,
+            "Chunks stay under this (Fluent Bit's limit is 6,144,000).",
+            minimum=1024,
+        ),
+        Option(
+            "oversize",
+            "str",
+            "dead_letter",
+            "A single record over the limit: set aside, or trim its largest parts.",
+            choices=("dead_letter", "trim"),
+        ),
+        Option("tls", "bool", False, "Connect with TLS."),
+        Option("tls_ca_file", "str", "", "CA bundle that verifies the receiver (default: the system store)."),
+        Option(
+            "tls_verify", "bool", True, "Verify the receiver's certificate; turning it off logs a warning."
+        ),
+        Option(
+            "shared_key", "secret", None, "Secure-forward shared key; `${VAR}` reads it from the environment."
+        ),
+        Option("self_hostname", "str", "", "Our hostname in the handshake (default: this host's name)."),
+        Option("username", "str", "", "User for receivers that require one (Security.Users)."),
+        Option("password", "secret", None, "Password of `username`."),
+        Option(
+            "connect_timeout", "duration", 10.0, "Time allowed for TCP, TLS and the handshake.", minimum=0.05
+        ),
+        Option("reconnect_max", "duration", 30.0, "Longest wait between two attempts.", minimum=0.01),
+        Option(
+            "tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all)."
+        ),
+    ),
+)
+log = logging.getLogger("podship.forward")
+
+
+class Refused(Exception):
+    """The receiver answered `{}` for a chunk: it could not take it."""
+
+
+class ForwardOutput:
+    name = "forward"
+
+    def __init__(self, values: dict[str, Any], state_dir: Path) -> None:
+        self.values = values
+        self.tags = frozenset(values.get("tags") or ())
+        self.store = Store(state_dir, f"output-forward-{values['host']}-{values['port']}")
+        self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._replies = fwd.Replies()
+        self.sent_chunks = self.resent_chunks = self.oversize = 0
+
+    async def start(self) -> None:
+        if self.values["tls"] and not self.values["tls_verify"]:
+            log.warning("TLS verification is OFF for the forward receiver %s", self.values["host"])
+
+    async def close(self) -> None:
+        self._disconnect()
+
+    async def write(self, records: list[dict[str, Any]]) -> None:
+        for tag, entries in self._entries(records).items():
+            for group in fwd.split(entries, self.values["max_frame_bytes"] - 1024):
+                await self._deliver(tag, group)
+
+    def _entries(self, records: list[dict[str, Any]]) -> dict[str, list[bytes]]:
+        by_tag: dict[str, list[bytes]] = {}
+        for record in records:
+            packed = self._fitting(record)
+            if packed is not None:
+                by_tag.setdefault(fwd.tag_for(self.values["tag"], record), []).append(packed)
+        return by_tag
+
+    def _fitting(self, record: dict[str, Any]) -> bytes | None:
+        """The packed entry, within the frame limit by the `oversize` policy, or None if set aside."""
+        limit = self.values["max_frame_bytes"] - 1024
+        packed = fwd.entry(int(record.get("timestamp", 0)), record)
+        if len(packed) <= limit:
+            return packed
+        self.oversize += 1
+        if self.values["oversize"] == "trim":
+            trimmed = _trim(record, limit)
+            packed = fwd.entry(int(record.get("timestamp", 0)), trimmed)
+            if len(packed) <= limit:
+                return packed
+        reason = (
+            f"record of {len(packed)} bytes packed is over max_frame_bytes ({self.values['max_frame_bytes']})"
+        )
+        self.store.dead_letter(reason, json.dumps(record, ensure_ascii=False))
+        log.warning("forward: set a record aside: %s", reason)
+        return None
+
+    async def _deliver(self, tag: str, entries: list[bytes]) -> None:
+        """Until the receiver acks this chunk; every attempt carries the same chunk id."""
+        chunk_id = base64.b64encode(os.urandom(16)).decode()
+        frame = fwd.packed_forward(tag, entries, chunk_id, compress=self.values["compress"] == "gzip")
+        attempt = 0
+        while True:
+            try:
+                await self._send(frame, chunk_id)
+                self.sent_chunks += 1
+                return
+            except (OSError, TimeoutError, ValueError, Refused, EOFError) as exc:
+                self._disconnect()
+                delay = backoff(attempt, 0.1, self.values["reconnect_max"], random.random())
+                log.warning(
+                    "forward: chunk not delivered (%s); sending it again in %.1fs", _describe(exc), delay
+                )
+                self.resent_chunks += 1
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _send(self, frame: bytes, chunk_id: str) -> None:
+        reader, writer = await self._connected()
+        writer.write(frame)
+        await writer.drain()
+        if self.values["require_ack"]:
+            await asyncio.wait_for(self._ack(reader, chunk_id), self.values["ack_timeout"])
+
+    async def _ack(self, reader: asyncio.StreamReader, chunk_id: str) -> None:
+        while True:
+            for message in await self._read(reader):
+                acked = fwd.ack_of(message)
+                if acked == chunk_id:
+                    return
+                if acked is None:
+                    raise Refused(f"the receiver answered {str(message)[:40]} instead of an ack")
+
+    async def _read(self, reader: asyncio.StreamReader) -> list[Any]:
+        data = await reader.read(65536)
+        if not data:
+            raise EOFError("the receiver closed the connection")
+        return self._replies.feed(data)
+
+    async def _connected(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self._stream is None:
+            self._stream = await asyncio.wait_for(self._open(), self.values["connect_timeout"])
+        return self._stream
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        host, context = self.values["host"], self._tls()
+        reader, writer = await asyncio.open_connection(host, self.values["port"], ssl=context)
+        self._replies = fwd.Replies()
+        if self.values["shared_key"] is not None:
+            await self._handshake(reader, writer)
+        return reader, writer
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        helo = fwd.parse_helo(await self._one(reader))
+        salt, hostname = os.urandom(16).hex(), self.values["self_hostname"] or socket.gethostname()
+        key, password = self.values["shared_key"].reveal(), self.values["password"]
+        writer.write(
+            fwd.ping(
+                helo, hostname, key, salt, self.values["username"], password.reveal() if password else ""
+            )
+        )
+        await writer.drain()
+        fwd.check_pong(await self._one(reader), helo, key, salt)
+
+    async def _one(self, reader: asyncio.StreamReader) -> Any:
+        while True:
+            messages = await self._read(reader)
+            if messages:
+                return messages[0]
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if not self.values["tls"]:
+            return None
+        context = ssl.create_default_context(cafile=self.values["tls_ca_file"] or None)
+        if not self.values["tls_verify"]:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return context
+
+    def _disconnect(self) -> None:
+        if self._stream is not None:
+            self._stream[1].close()
+            self._stream = None
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
+    """The record without the bulk of the original event: message part bodies first, then all of it."""
+    trimmed = dict(record)
+    original = dict(trimmed.get("proofpoint_on_demand") or {})
+    parts = original.get("msgParts")
+    if isinstance(parts, list):
+        original["msgParts"] = [
+            {k: v for k, v in part.items() if k not in ("dataBase64", "textExtracted")}
+            if isinstance(part, dict)
+            else part
+            for part in parts
+        ]
+        trimmed["proofpoint_on_demand"] = original
+        trimmed["trimmed_fields"] = [
+            "proofpoint_on_demand.msgParts.dataBase64",
+            "proofpoint_on_demand.msgParts.textExtracted",
+        ]
+    if len(json.dumps(trimmed)) > limit:
+        trimmed.pop("proofpoint_on_demand", None)
+        trimmed["trimmed_fields"] = ["proofpoint_on_demand"]
+    return trimmed
