@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -103,7 +104,11 @@ class ForwardOutput:
             log.warning("TLS verification is OFF for the forward receiver %s", self.values["host"])
 
     async def close(self) -> None:
-        self._disconnect()
+        if self._stream is not None:
+            writer = self._stream[1]
+            self._disconnect()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     async def write(self, records: list[dict[str, Any]]) -> None:
         for tag, entries in self._entries(records).items():
@@ -188,19 +193,20 @@ class ForwardOutput:
         host, context = self.values["host"], self._tls()
         reader, writer = await asyncio.open_connection(host, self.values["port"], ssl=context)
         self._replies = fwd.Replies()
-        if self.values["shared_key"] is not None:
-            await self._handshake(reader, writer)
+        try:
+            if self.values["shared_key"] is not None:
+                await self._handshake(reader, writer)
+        except BaseException:  # a failed or cancelled handshake must not leak the socket
+            writer.close()
+            raise
         return reader, writer
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         helo = fwd.parse_helo(await self._one(reader))
         salt, hostname = os.urandom(16).hex(), self.values["self_hostname"] or socket.gethostname()
         key, password = self.values["shared_key"].reveal(), self.values["password"]
-        writer.write(
-            fwd.ping(
-                helo, hostname, key, salt, self.values["username"], password.reveal() if password else ""
-            )
-        )
+        secret = password.reveal() if password else ""
+        writer.write(fwd.ping(helo, hostname, key, salt, username=self.values["username"], password=secret))
         await writer.drain()
         fwd.check_pong(await self._one(reader), helo, key, salt)
 

@@ -98,7 +98,7 @@ def parse_helo(message: Any) -> Helo:
 
 
 def ping(
-    helo: Helo, hostname: str, shared_key: str, salt: str, username: str = "", password: str = ""
+    helo: Helo, hostname: str, shared_key: str, salt: str, *, username: str = "", password: str = ""
 ) -> bytes:
     """The PING that proves the shared key (and the user, when the server asked for one).
 

@@ -1,0 +1,134 @@
+"""A Forward protocol v1 receiver on loopback, written from the spec, with faults on demand.
+
+It accepts Message, Forward and PackedForward (bin or str entries, gzip), acks chunks, and can
+withhold acks, answer `{}`, close mid-chunk, demand the secure-forward handshake, and refuse a
+wrong key by closing without a PONG, as Fluent Bit does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import os
+import struct
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+
+
+def _event_time(code: int, data: bytes) -> Any:
+    if code == 0:
+        seconds, nanos = struct.unpack(">II", data)
+        return seconds + nanos / 1e9
+    return msgpack.ExtType(code, data)
+
+
+def _sha512(*parts: Any) -> str:
+    return hashlib.sha512(b"".join(p if isinstance(p, bytes) else str(p).encode() for p in parts)).hexdigest()
+
+
+@dataclass
+class ForwardPeer:
+    shared_key: str | None = None
+    hostname: str = "peer.example"
+    withhold: int = 0  # chunks received but not acked
+    refuse: int = 0  # chunks answered with {} (and not taken)
+    cut: int = 0  # connections closed as soon as data arrives (mid-chunk)
+    ssl: Any = None
+    records: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
+    chunks: Counter[str] = field(default_factory=Counter)
+    connections: int = 0
+    rejected_handshakes: int = 0
+
+    async def start(self) -> ForwardPeer:
+        self.server = await asyncio.start_server(
+            self._serve, "127.0.0.1", getattr(self, "wanted_port", 0), ssl=self.ssl
+        )
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            if self.shared_key is not None and not await self._handshake(reader, writer):
+                return
+            unpacker = msgpack.Unpacker(raw=False, ext_hook=_event_time, max_buffer_size=64 << 20)
+            while data := await reader.read(1 << 16):
+                if self.cut > 0:
+                    self.cut -= 1
+                    return
+                unpacker.feed(data)
+                for message in unpacker:
+                    self._take(message, writer)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        nonce = os.urandom(16)
+        writer.write(
+            msgpack.packb(["HELO", {"nonce": nonce, "auth": b"", "keepalive": True}], use_bin_type=True)
+        )
+        unpacker = msgpack.Unpacker(raw=False)
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                return False
+            unpacker.feed(data)
+            for message in unpacker:
+                _, hostname, salt, digest, _user, _password = message
+                if digest != _sha512(salt, hostname, nonce, self.shared_key):
+                    self.rejected_handshakes += 1
+                    return False  # no PONG, just a close
+                writer.write(
+                    msgpack.packb(
+                        [
+                            "PONG",
+                            True,
+                            "",
+                            self.hostname,
+                            _sha512(salt, self.hostname, nonce, self.shared_key),
+                        ]
+                    )
+                )
+                return True
+
+    def _take(self, message: list[Any], writer: asyncio.StreamWriter) -> None:
+        tag, entries, options = message[0], message[1], message[2] if len(message) > 2 else {}
+        if self.refuse > 0:
+            self.refuse -= 1
+            writer.write(msgpack.packb({}))
+            return
+        for time, record in self._entries(entries, options):
+            self.records.append((tag, time, record))
+        chunk = options.get("chunk")
+        self.chunks[chunk] += 1
+        if self.withhold > 0:
+            self.withhold -= 1
+            return
+        if chunk is not None:
+            writer.write(msgpack.packb({"ack": chunk}))
+
+    @staticmethod
+    def _entries(entries: Any, options: dict[str, Any]) -> list[tuple[float, dict[str, Any]]]:
+        if isinstance(entries, list):  # Forward mode
+            return [(time, record) for time, record in entries]
+        body = entries.encode() if isinstance(entries, str) else entries
+        if options.get("compressed") == "gzip":
+            body = gzip.decompress(body)
+        return _unpack_all(body)
+
+
+def _unpack_all(body: bytes) -> list[Any]:
+    unpacker = msgpack.Unpacker(raw=False, ext_hook=_event_time, max_buffer_size=64 << 20)
+    unpacker.feed(body)
+    return [(time, record) for time, record in unpacker]

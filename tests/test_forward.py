@@ -1,0 +1,166 @@
+"""The forward output against a spec-conformant receiver on loopback, through its faults."""
+
+import asyncio
+import json
+
+import msgpack
+import pytest
+
+from podship.core import encode_forward as fwd
+from podship.core.pod import HOUR_MS
+from podship.out_forward import OPTIONS as FORWARD_OPTIONS
+from podship.out_forward import ForwardOutput
+from podship.simgen import Timeline
+from tests.forward_peer import ForwardPeer, _unpack_all
+from tests.pipes import build, connector, run_until
+
+LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
+
+
+def test_an_entry_is_event_time_with_nanoseconds_and_the_record():
+    packed = fwd.entry(1716405003058, {"a": "b"})
+    ((time, record),) = _unpack_all(packed)
+    assert record == {"a": "b"}
+    assert time == pytest.approx(1716405003.058)
+    raw = msgpack.unpackb(packed, raw=False)
+    assert raw[0].code == 0
+    assert raw[0].data == (1716405003).to_bytes(4, "big") + (58_000_000).to_bytes(4, "big")
+
+
+def test_packed_forward_carries_chunk_size_and_gzip():
+    entries = [fwd.entry(1000 * i, {"i": i}) for i in range(3)]
+    tag, body, options = msgpack.unpackb(
+        fwd.packed_forward("pod.message", entries, "Y2h1bms=", compress=True), raw=False
+    )
+    assert (tag, options) == ("pod.message", {"chunk": "Y2h1bms=", "size": 3, "compressed": "gzip"})
+    assert [record for _, record in ForwardPeer._entries(body, options)] == [{"i": 0}, {"i": 1}, {"i": 2}]
+
+
+def test_split_keeps_chunks_under_the_limit():
+    entries = [b"x" * 400] * 10
+    groups = fwd.split(entries, 1000)
+    assert [len(group) for group in groups] == [2, 2, 2, 2, 2]
+    assert fwd.split([b"x" * 5000, b"y"], 1000) == [[b"x" * 5000], [b"y"]]
+
+
+def test_acks_and_refusals_are_told_apart():
+    replies = fwd.Replies()
+    second = msgpack.packb({"ack": "xyz"})
+    messages = replies.feed(msgpack.packb({"ack": "abc"}) + second[:3])
+    assert [fwd.ack_of(m) for m in messages] == ["abc"]
+    assert [fwd.ack_of(m) for m in replies.feed(second[3:] + msgpack.packb({}))] == ["xyz", None]
+    assert fwd.ack_of([1]) is None
+
+
+def test_tag_templates_read_record_fields():
+    assert fwd.tag_for("pod.{event_type}", {"event_type": "maillog"}) == "pod.maillog"
+    assert fwd.tag_for("pod.{tenant_name}.{nope}", {"tenant_name": "acme"}) == "pod.acme.unknown"
+
+
+async def forward_run(simulator, tmp_path, peer, *, until=200, timeout=30, **options):
+    sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 3 * HOUR_MS)
+    pipeline, out = build(tmp_path, [connector(sim, kind, backfill="0s") for kind in ("message", "maillog")])
+    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
+    values.update({"ack_timeout": 0.3, "reconnect_max": 0.2, **options})
+    values["port"] = options.get("port") or peer.port
+    forward = ForwardOutput(values, tmp_path / "state")
+    pipeline.outputs = [forward]
+    code = await run_until(pipeline, lambda: pipeline.records_out >= until, timeout=timeout)
+    out.close()
+    return code, pipeline, forward
+
+
+def received_ids(peer):
+    return [record["event_id"] for _, _, record in peer.records]
+
+
+async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_connections(simulator, tmp_path):
+    peer = await ForwardPeer(withhold=2, refuse=2, cut=2).start()
+    code, pipeline, forward = await forward_run(simulator, tmp_path, peer)
+    await peer.stop()
+    assert code == 0
+    acknowledged = {event_id for source in pipeline.inputs for event_id in source.coverage.seen}
+    assert acknowledged and acknowledged <= set(received_ids(peer))
+    assert forward.resent_chunks >= 6
+    assert all(count >= 1 for count in peer.chunks.values())
+    assert max(peer.chunks.values()) >= 3, "a chunk whose ack was withheld twice came a third time, same id"
+    tags = {tag for tag, _, _ in peer.records}
+    assert tags == {"pod.message", "pod.maillog"}
+
+
+async def test_the_shared_key_handshake(simulator, tmp_path):
+    from podship.options import Secret
+
+    peer = await ForwardPeer(shared_key="s3cret").start()
+    code, _, _ = await forward_run(
+        simulator, tmp_path, peer, shared_key=Secret("s3cret"), self_hostname="podship.test"
+    )
+    await peer.stop()
+    assert code == 0
+    assert len(received_ids(peer)) >= 200
+    assert peer.rejected_handshakes == 0
+
+
+async def test_a_wrong_key_delivers_nothing_and_holds_the_pipeline(simulator, tmp_path):
+    from podship.options import Secret
+
+    peer = await ForwardPeer(shared_key="s3cret").start()
+    code, pipeline, _ = await forward_run(simulator, tmp_path, peer, timeout=3, shared_key=Secret("wrong"))
+    await peer.stop()
+    assert code == 0
+    assert peer.records == []
+    assert peer.rejected_handshakes >= 2
+    assert pipeline.records_out == 0
+    assert all(not source.coverage.seen for source in pipeline.inputs), "nothing is acknowledged upstream"
+
+
+async def test_gzip_chunks(simulator, tmp_path):
+    peer = await ForwardPeer().start()
+    code, _, _ = await forward_run(simulator, tmp_path, peer, compress="gzip")
+    await peer.stop()
+    assert code == 0
+    assert len(received_ids(peer)) >= 200
+
+
+async def test_a_receiver_that_starts_late_gets_everything(simulator, tmp_path):
+    peer = ForwardPeer()
+    probe = await ForwardPeer().start()
+    port = probe.port
+    await probe.stop()
+    task = asyncio.create_task(forward_run(simulator, tmp_path, peer, port=port))
+    await asyncio.sleep(1.0)
+    peer.wanted_port = port
+    await peer.start()
+    code, pipeline, forward = await task
+    await peer.stop()
+    assert code == 0
+    acknowledged = {event_id for source in pipeline.inputs for event_id in source.coverage.seen}
+    assert acknowledged and acknowledged <= set(received_ids(peer))
+    assert forward.resent_chunks >= 1
+
+
+@pytest.mark.parametrize("policy", ["dead_letter", "trim"])
+async def test_a_record_over_the_frame_limit_follows_the_oversize_policy(simulator, tmp_path, policy):
+    big = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0}, big_every=3)
+    sim = await simulator(timeline=big, start_ms=big.epoch_ms + 3 * HOUR_MS)
+    peer = await ForwardPeer().start()
+    pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")])
+    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
+    values.update({"port": peer.port, "max_frame_bytes": 1 << 20, "oversize": policy})
+    forward = ForwardOutput(values, tmp_path / "state")
+    pipeline.outputs = [forward]
+    code = await run_until(pipeline, lambda: forward.oversize >= 2 and pipeline.records_out >= 30, timeout=30)
+    out.close()
+    await peer.stop()
+    assert code == 0
+    assert all(len(json.dumps(record)) < 1 << 20 for _, _, record in peer.records)
+    letters = tmp_path / "state" / f"output-forward-127.0.0.1-{peer.port}" / "deadletter.jsonl"
+    trimmed = [record for _, _, record in peer.records if "trimmed_fields" in record]
+    if policy == "dead_letter":
+        assert len(letters.read_text().splitlines()) == forward.oversize
+        assert not trimmed
+    else:
+        assert not letters.exists()
+        assert len(trimmed) == forward.oversize
+        parts = trimmed[0]["proofpoint_on_demand"]["msgParts"]
+        assert all("dataBase64" not in part for part in parts)
