@@ -24,6 +24,7 @@ from podship.filter_rules import LogFilter
 from podship.in_proofpoint import Item, ProofpointInput
 from podship.out_forward import ForwardOutput
 from podship.out_stdout import StdoutOutput
+from podship.out_syslog import SyslogOutput
 
 log = logging.getLogger("podship.pipeline")
 
@@ -42,6 +43,8 @@ class Output(Protocol):
 def build_output(plugin: PluginConfig, state_dir: Path) -> Output:
     if plugin.name == "forward":
         return ForwardOutput(plugin.values, state_dir)
+    if plugin.name == "syslog":
+        return SyslogOutput(plugin.values)
     return StdoutOutput(plugin.values)
 
 

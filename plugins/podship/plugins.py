@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from types import ModuleType
 
-from podship import filter_rules, in_proofpoint, out_forward, out_stdout
+from podship import filter_rules, in_proofpoint, out_forward, out_stdout, out_syslog
 from podship.config import SERVICE, PipelineConfig
 from podship.errors import ConfigError
 from podship.options import OptionTable
@@ -13,7 +13,7 @@ from podship.options import OptionTable
 REGISTRY: dict[str, dict[str, ModuleType]] = {
     "inputs": {"proofpoint_pod": in_proofpoint},
     "filters": {"log_filter": filter_rules},
-    "outputs": {"stdout": out_stdout, "forward": out_forward},
+    "outputs": {"stdout": out_stdout, "forward": out_forward, "syslog": out_syslog},
 }
 
 

@@ -1,0 +1,140 @@
+"""The syslog output into a real rsyslog on loopback, compared field by field."""
+
+import copy
+import json
+import os
+import re
+
+import pytest
+
+from podship.core import encode_syslog as syslog
+from podship.out_syslog import OPTIONS, SyslogOutput
+from tests.rsyslog import Rsyslog
+from tests.test_rules import record
+
+SUBJECTS = [
+    "plain",
+    "Réunion — café ☕ 📦",
+    'quotes " and \\ backslashes',
+    "brackets ] [ and ] again",
+    "newline\nand\ttab",
+]
+
+
+def records():
+    base = record("message", 1)
+    made = []
+    for n, subject in enumerate(SUBJECTS):
+        one = copy.deepcopy(base)
+        one["event_id"], one["subject"], one["envelope_from"] = f"id-{n}", subject, f'x"]\\{n}@example.com'
+        made.append(one)
+    big = copy.deepcopy(base)
+    big["event_id"], big["subject"] = "big", "x" * 100_000
+    return [*made, big]
+
+
+@pytest.fixture(scope="module")
+def rsyslog(tmp_path_factory):
+    server = Rsyslog(tmp_path_factory.mktemp("rsyslog")).start()
+    yield server
+    server.stop()
+
+
+def output(**values):
+    options = {spec.name: spec.default for spec in OPTIONS.options}
+    options.update(values)
+    return SyslogOutput(options)
+
+
+def parse_sd(text):
+    ((sd_id, body),) = re.findall(r"^\[(\S+) (.*)\]$", text)
+    params = dict(re.findall(r'(\S+?)="((?:\\.|[^"\\])*)"', body))
+    return sd_id, {name: re.sub(r"\\(.)", r"\1", value) for name, value in params.items()}
+
+
+def check_5424(got, sent):
+    assert got["pri"] == str(16 * 8 + syslog.severity_of(sent, syslog.Layout()))
+    assert got["timestamp"] == sent["event_time"]
+    assert got["hostname"] == sent["reporting_host"]
+    assert got["app"] == "podship"
+    assert got["procid"] == str(os.getpid())
+    assert got["msgid"] == "message"
+    sd_id, params = parse_sd(got["sd"])
+    assert sd_id == "podship@32473"
+    assert params == {
+        "event_id": sent["event_id"],
+        "msg_class": sent["msg_class"],
+        "tenant_name": "acme",
+        "envelope_from": sent["envelope_from"],
+        "disposition": sent["disposition"],
+    }
+    assert json.loads(got["msg"]) == sent
+
+
+@pytest.mark.parametrize(
+    ("mode", "framing"), [("tcp", "octet_counting"), ("tcp", "newline"), ("tls", "octet_counting")]
+)
+async def test_rfc5424_over_streams_arrives_field_by_field(rsyslog, mode, framing):
+    sent = records()
+    port = rsyslog.tcp if mode == "tcp" else rsyslog.tls
+    out = output(mode=mode, framing=framing, port=port, tls_ca_file=rsyslog.ca_file)
+    before = len(rsyslog.messages(0))
+    await out.write(copy.deepcopy(sent))
+    await out.close()
+    got = [m for m in rsyslog.messages(before + len(sent))[before:] if m["input"] == mode]
+    assert len(got) == len(sent)
+    for message, original in zip(got, sent, strict=True):
+        check_5424(message, original)
+
+
+async def test_rfc5424_over_udp_and_the_size_limit(rsyslog):
+    sent = records()
+    out = output(mode="udp", port=rsyslog.udp, udp_max_bytes=8192)
+    before = len(rsyslog.messages(0))
+    await out.write(copy.deepcopy(sent))
+    await out.close()
+    got = [m for m in rsyslog.messages(before + len(sent))[before:] if m["input"] == "udp"]
+    by_id = {json.loads(m["msg"])["event_id"]: m for m in got if m["msg"].endswith("}")}
+    for original in sent[:-1]:
+        slim = {k: v for k, v in original.items() if k != "proofpoint_on_demand"} | {"truncated": True}
+        message = json.loads(by_id[original["event_id"]]["msg"])
+        assert message in (original, slim)
+    big = [m for m in got if "big" in m["sd"]]
+    assert big and len(big[0]["msg"].encode()) < 8192  # cut at the limit, at a character boundary
+
+
+async def test_rfc3164_on_request(rsyslog):
+    sent = records()[:2]
+    out = output(mode="tcp", format="rfc3164", framing="newline", port=rsyslog.tcp)
+    before = len(rsyslog.messages(0))
+    await out.write(copy.deepcopy(sent))
+    await out.close()
+    got = rsyslog.messages(before + 2)[before:]
+    for message, original in zip(got, sent, strict=True):
+        assert message["hostname"] == original["reporting_host"]
+        assert message["app"] == "podship"
+        assert json.loads(message["msg"].strip()) == original
+
+
+def test_header_fields_are_sanitised_and_capped():
+    layout = syslog.Layout(app_name="a b" + "x" * 60, hostname="host with spaces")
+    line = syslog.message(
+        {"event_time": "2026-11-01T00:00:00.000Z", "event_type": "message"}, layout, 7
+    ).decode()
+    head = line.split(" ")
+    assert head[2] == "host_with_spaces"
+    assert head[3] == "a_b" + "x" * 45
+    assert len(head[3]) == 48
+    assert syslog.sd_value('a"b\\c]d') == 'a\\"b\\\\c\\]d'
+    assert syslog.sd_name("bad name=x]") == "bad_name_x_"
+    assert syslog.frame(b"abc", "octet_counting") == b"3 abc"
+    assert syslog.frame(b"abc", "newline") == b"abc\n"
+
+
+def test_severity_follows_the_record():
+    layout = syslog.Layout()
+    assert syslog.severity_of({"disposition": "reject"}, layout) == 4
+    assert syslog.severity_of({"virus_names": ["EICAR"]}, layout) == 4
+    assert syslog.severity_of({"audit_action": "delete"}, layout) == 5
+    assert syslog.severity_of({"disposition": "accept"}, layout) == 6
+    assert syslog.severity_of({"disposition": "reject"}, syslog.Layout(severity="err")) == 3
