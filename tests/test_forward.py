@@ -164,3 +164,23 @@ async def test_a_record_over_the_frame_limit_follows_the_oversize_policy(simulat
         assert len(trimmed) == forward.oversize
         parts = trimmed[0]["proofpoint_on_demand"]["msgParts"]
         assert all("dataBase64" not in part for part in parts)
+
+
+async def test_tls_with_a_verified_receiver_and_the_shared_key(simulator, tmp_path):
+    import ssl
+
+    import trustme
+
+    from podship.options import Secret
+
+    authority = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    peer = await ForwardPeer(shared_key="k", ssl=server).start()
+    code, _, _ = await forward_run(
+        simulator, tmp_path, peer, tls=True, tls_ca_file=str(tmp_path / "ca.pem"), shared_key=Secret("k")
+    )
+    await peer.stop()
+    assert code == 0
+    assert len(received_ids(peer)) >= 200

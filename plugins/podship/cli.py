@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the pipeline of a configuration file")
     run.add_argument("-c", "--config", required=True, help="pipeline file (YAML)")
     run.set_defaults(handler=_run)
+    relay = commands.add_parser(
+        "relay", help="run a pipeline whose input is a Forward receiver (forward input)"
+    )
+    relay.add_argument("-c", "--config", required=True, help="pipeline file with a `forward` input")
+    relay.set_defaults(handler=_relay)
     check = commands.add_parser(
         "check", help="validate a configuration file and print it with secrets masked"
     )
@@ -103,6 +108,14 @@ def _demo_parser(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
+    logsetup.configure(pipeline_config.service["log_level"])
+    return asyncio.run(_serve(Pipeline(pipeline_config)))
+
+
+def _relay(args: argparse.Namespace) -> int:
+    pipeline_config = config.load(args.config)
+    if not any(plugin.name == "forward" for plugin in pipeline_config.inputs):
+        raise ConfigError("podship relay needs a `forward` input", file=args.config, plugin="pipeline")
     logsetup.configure(pipeline_config.service["log_level"])
     return asyncio.run(_serve(Pipeline(pipeline_config)))
 

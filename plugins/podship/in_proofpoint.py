@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -46,6 +46,7 @@ from podship.core.pod import (
 from podship.core.records import normalise
 from podship.errors import ConfigError, HandshakeError, PodshipError, StreamError
 from podship.options import Option, OptionTable, Secret
+from podship.source import Item
 from podship.state import Store
 
 DAY = 86400.0
@@ -216,15 +217,6 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class Item(NamedTuple):
-    """A record on its way to the outputs, and whom to tell once they all have it."""
-
-    record: dict[str, Any]
-    source: ProofpointInput
-    event_id: str
-    ts: int
 
 
 @dataclass

@@ -21,10 +21,12 @@ from podship.config import PipelineConfig, PluginConfig
 from podship.core.pod import backoff
 from podship.errors import OutputError
 from podship.filter_rules import LogFilter
-from podship.in_proofpoint import Item, ProofpointInput
+from podship.in_forward import ForwardInput
+from podship.in_proofpoint import ProofpointInput
 from podship.out_forward import ForwardOutput
 from podship.out_stdout import StdoutOutput
 from podship.out_syslog import SyslogOutput
+from podship.source import Item, Source
 
 log = logging.getLogger("podship.pipeline")
 
@@ -57,10 +59,7 @@ class Pipeline:
         self.service = config.service
         self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
         state_dir = Path(self.service["state_dir"])
-        self.inputs = [
-            ProofpointInput(p.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"])
-            for p in config.inputs
-        ]
+        self.inputs = [self._source(p, state_dir) for p in config.inputs]
         self.outputs = (
             outputs if outputs is not None else [build_output(p, state_dir) for p in config.outputs]
         )
@@ -70,6 +69,13 @@ class Pipeline:
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
+
+    def _source(self, plugin: PluginConfig, state_dir: Path) -> ProofpointInput | ForwardInput:
+        if plugin.name == "forward":
+            return ForwardInput(plugin.values, self.queue.put)
+        return ProofpointInput(
+            plugin.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"]
+        )
 
     async def run(self) -> int:
         for output in self.outputs:
@@ -175,7 +181,7 @@ class Pipeline:
                     attempt += 1
 
     def _acknowledge(self, batch: list[Item]) -> None:
-        by_source: dict[ProofpointInput, list[tuple[str, int]]] = defaultdict(list)
+        by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
         for source, pairs in by_source.items():

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from types import ModuleType
 
-from podship import filter_rules, in_proofpoint, out_forward, out_stdout, out_syslog
+from podship import filter_rules, in_forward, in_proofpoint, out_forward, out_stdout, out_syslog
 from podship.config import SERVICE, PipelineConfig
 from podship.errors import ConfigError
 from podship.options import OptionTable
 
 REGISTRY: dict[str, dict[str, ModuleType]] = {
-    "inputs": {"proofpoint_pod": in_proofpoint},
+    "inputs": {"proofpoint_pod": in_proofpoint, "forward": in_forward},
     "filters": {"log_filter": filter_rules},
     "outputs": {"stdout": out_stdout, "forward": out_forward, "syslog": out_syslog},
 }

@@ -1,0 +1,32 @@
+"""What the pipeline needs of an input, and the unit that travels from inputs to outputs."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, NamedTuple, Protocol
+
+from podship.errors import PodshipError
+
+
+class Source(Protocol):
+    """An input: it runs until `stopping` is set, and hears which of its records were delivered."""
+
+    name: str
+    kind: str
+    stopping: asyncio.Event
+    failure: PodshipError | None
+
+    async def run(self) -> None: ...
+
+    def acked(self, pairs: list[tuple[str, int]]) -> None: ...
+
+    def commit(self, *, final: bool = False) -> None: ...
+
+
+class Item(NamedTuple):
+    """A record on its way to the outputs, and whom to tell once they all have it."""
+
+    record: dict[str, Any]
+    source: Source
+    event_id: str
+    ts: int
