@@ -18,7 +18,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -26,6 +28,10 @@ from websockets.asyncio.client import connect
 
 from podship.core.pod import HOUR_MS, stream_url
 from podship.simgen import DEFAULT_RATES, Timeline
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.forward_peer import ForwardPeer
+from tests.rsyslog import Rsyslog
 
 TOKEN = "bench-token"
 KINDS = ("message", "maillog")
@@ -60,7 +66,7 @@ async def bare_loop(base: str, epoch: int) -> tuple[int, float]:
     return sum(counts), time.perf_counter() - started
 
 
-def podship_config(folder: Path, base: str) -> Path:
+def podship_config(folder: Path, base: str, output: dict[str, object] | None = None) -> Path:
     def connector(kind: str) -> dict[str, object]:
         return {
             "name": "proofpoint_pod",
@@ -75,8 +81,12 @@ def podship_config(folder: Path, base: str) -> Path:
 
     document = {
         "service": {"state_dir": str(folder / "state"), "log_level": "warning"},
-        "pipeline": {"inputs": [connector(kind) for kind in KINDS], "outputs": [{"name": "stdout"}]},
+        "pipeline": {
+            "inputs": [connector(kind) for kind in KINDS],
+            "outputs": [output or {"name": "stdout"}],
+        },
     }
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "podship.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
@@ -102,6 +112,38 @@ def podship_run(config: Path, expected: int) -> tuple[float, float, int]:
     return finished - first, finished - started, peak
 
 
+def podship_into(config: Path, received: Callable[[], int], expected: int) -> tuple[float, float, int]:
+    """The same, for an output whose receiver we can ask how many records it has."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "podship", "run", "-c", str(config)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, env={**os.environ, "POD_API_KEY": TOKEN})
+    first = 0.0
+    while (count := received()) < expected:
+        if process.poll() is not None:
+            raise RuntimeError(f"podship ended after {count} of {expected} records")
+        first = first or (time.perf_counter() if count else 0.0)
+        time.sleep(0.02)
+    finished = time.perf_counter()
+    peak = _peak_rss_kib(process.pid)
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    return finished - (first or started), finished - started, peak
+
+
+def forward_receiver() -> ForwardPeer:
+    """A Forward receiver with acks, in its own thread and event loop."""
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    return asyncio.run_coroutine_threadsafe(ForwardPeer().start(), loop).result()
+
+
+def lines_in(path: Path) -> Callable[[], int]:
+    def count() -> int:
+        return path.read_bytes().count(b"\n") if path.exists() else 0
+
+    return count
+
+
 def _peak_rss_kib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
@@ -113,6 +155,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="multiplier of the simulator's default rates")
     parser.add_argument("--port", type=int, default=18765)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--outputs", default="stdout,forward,syslog", help="which outputs to measure beside stdout"
+    )
     args = parser.parse_args()
     epoch = Timeline().epoch_ms
     expected = sum(int(DEFAULT_RATES[kind] * args.rate * 3600) for kind in KINDS)
@@ -123,11 +168,27 @@ def main() -> None:
         time.sleep(0.5)  # the simulator releases a session a moment after it ends (409 until then)
         frames, bare_secs = asyncio.run(bare_loop(base, epoch))
         time.sleep(0.5)
+        runs = {}
         with tempfile.TemporaryDirectory() as folder:
-            steady, total, rss = podship_run(podship_config(Path(folder), base), frames)
+            runs["stdout"] = podship_run(podship_config(Path(folder) / "stdout", base), frames)
+            if "forward" in args.outputs:
+                peer = forward_receiver()
+                output = {"name": "forward", "port": peer.port}
+                runs["forward"] = podship_into(
+                    podship_config(Path(folder) / "fwd", base, output), lambda: len(peer.records), frames
+                )
+            if "syslog" in args.outputs:
+                rsyslog = Rsyslog(Path(folder) / "rsyslog").start()
+                output = {"name": "syslog", "mode": "tcp", "port": rsyslog.tcp}
+                counter = lines_in(Path(folder) / "rsyslog" / "out.jsonl")
+                runs["syslog_tcp"] = podship_into(
+                    podship_config(Path(folder) / "sys", base, output), counter, frames
+                )
+                rsyslog.stop()
     finally:
         sim.terminate()
         sim.wait()
+    steady, total, rss = runs["stdout"]
     figures = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -143,6 +204,13 @@ def main() -> None:
         f"events {frames}: bare websockets loop {figures['bare_events_per_sec']}/s; podship run {figures['podship_events_per_sec']}/s "
         f"({figures['podship_events_per_sec_from_start']}/s counting start-up); ratio {figures['ratio']}; podship peak RSS {figures['podship_peak_rss_mib']} MiB"
     )
+    for name, (seconds, _, peak) in runs.items():
+        figures[f"{name}_events_per_sec"] = round(frames / seconds)
+        figures[f"{name}_ratio_to_bare"] = round(bare_secs / seconds, 3)
+        figures[f"{name}_peak_rss_mib"] = round(peak / 1024, 1)
+        print(
+            f"  {name:<11} {frames / seconds:>8,.0f} events/s  ({bare_secs / seconds:.2f} of the bare loop), peak RSS {peak / 1024:.0f} MiB"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 
