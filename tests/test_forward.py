@@ -184,3 +184,43 @@ async def test_tls_with_a_verified_receiver_and_the_shared_key(simulator, tmp_pa
     await peer.stop()
     assert code == 0
     assert len(received_ids(peer)) >= 200
+
+
+async def test_failover_to_the_next_server(simulator, tmp_path):
+    down = await ForwardPeer().start()
+    down_port = down.port
+    await down.stop()
+    peer = await ForwardPeer().start()
+    servers = [f"127.0.0.1:{down_port}", f"127.0.0.1:{peer.port}"]
+    code, pipeline, forward = await forward_run(simulator, tmp_path, peer, servers=servers)
+    await peer.stop()
+    assert code == 0
+    acknowledged = {event_id for source in pipeline.inputs for event_id in source.coverage.seen}
+    assert acknowledged and acknowledged <= set(received_ids(peer))
+    assert forward.targets[forward.current] == ("127.0.0.1", peer.port)
+
+
+async def test_a_client_certificate_for_receivers_that_ask(simulator, tmp_path):
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server)
+    server.verify_mode = ssl.CERT_REQUIRED
+    authority.configure_trust(server)
+    client = authority.issue_cert("podship.client")
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+    client.private_key_pem.write_to_path(str(tmp_path / "client-key.pem"))
+    peer = await ForwardPeer(ssl=server).start()
+    files = {
+        "tls_ca_file": str(tmp_path / "ca.pem"),
+        "tls_cert_file": str(tmp_path / "client.pem"),
+        "tls_key_file": str(tmp_path / "client-key.pem"),
+    }
+    code, _, _ = await forward_run(simulator, tmp_path, peer, tls=True, **files)
+    await peer.stop()
+    assert code == 0
+    assert len(received_ids(peer)) >= 200

@@ -35,6 +35,9 @@ OPTIONS = OptionTable(
     options=(
         Option("host", "str", "127.0.0.1", "Receiver host (Fluent Bit in_forward, Fluentd, Vector fluent)."),
         Option("port", "int", 24224, "Receiver port.", minimum=1, maximum=65535),
+        Option(
+            "servers", "list", [], "`host:port` receivers tried in turn on failure (overrides host and port)."
+        ),
         Option("tag", "str", "pod.{event_type}", "Tag template; `{field}` reads a top-level record field."),
         Option("require_ack", "bool", True, "Wait for the receiver's ack of every chunk (the safe path)."),
         Option(
@@ -94,6 +97,10 @@ class ForwardOutput:
     def __init__(self, values: dict[str, Any], state_dir: Path) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
+        self.targets = [_target(spec) for spec in values.get("servers") or []] or [
+            (values["host"], values["port"])
+        ]
+        self.current = 0
         self.store = Store(state_dir, f"output-forward-{values['host']}-{values['port']}")
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._replies = fwd.Replies()
@@ -154,6 +161,7 @@ class ForwardOutput:
                 return
             except (OSError, TimeoutError, ValueError, Refused, EOFError) as exc:
                 self._disconnect()
+                self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
                 delay = backoff(attempt, 0.1, self.values["reconnect_max"], random.random())
                 log.warning(
                     "forward: chunk not delivered (%s); sending it again in %.1fs", _describe(exc), delay
@@ -190,8 +198,8 @@ class ForwardOutput:
         return self._stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        host, context = self.values["host"], self._tls()
-        reader, writer = await asyncio.open_connection(host, self.values["port"], ssl=context)
+        host, port = self.targets[self.current]
+        reader, writer = await asyncio.open_connection(host, port, ssl=self._tls())
         self._replies = fwd.Replies()
         try:
             if self.values["shared_key"] is not None:
@@ -220,6 +228,8 @@ class ForwardOutput:
         if not self.values["tls"]:
             return None
         context = ssl.create_default_context(cafile=self.values["tls_ca_file"] or None)
+        if self.values["tls_cert_file"]:
+            context.load_cert_chain(self.values["tls_cert_file"], self.values["tls_key_file"] or None)
         if not self.values["tls_verify"]:
             context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
         return context
@@ -228,6 +238,23 @@ class ForwardOutput:
         if self._stream is not None:
             self._stream[1].close()
             self._stream = None
+
+
+def _target(spec: str) -> tuple[str, int]:
+    host, _, port = spec.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def check(values: dict[str, Any], path: str) -> None:
+    """`servers` entries are `host:port`."""
+    from podship.errors import ConfigError
+
+    for spec in values["servers"]:
+        host, _, port = spec.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(
+                f"expected host:port, got {spec!r}", file=path, plugin="forward", option="servers"
+            )
 
 
 def _describe(exc: BaseException) -> str:
