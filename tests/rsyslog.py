@@ -90,7 +90,8 @@ class Rsyslog:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             path = self.dir / "out.jsonl"
-            lines = path.read_text().splitlines() if path.exists() else []
+            text = path.read_text() if path.exists() else ""
+            lines = text[: text.rfind("\n") + 1].splitlines()  # rsyslog may be mid-way through a line
             if len(lines) >= count:
                 return [json.loads(line) for line in lines]
             time.sleep(0.05)

@@ -48,6 +48,7 @@ from podship.errors import ConfigError, HandshakeError, PodshipError, StreamErro
 from podship.options import Option, OptionTable, Secret
 from podship.source import Item
 from podship.state import Store
+from podship.tls import client_context
 
 DAY = 86400.0
 OPTIONS = OptionTable(
@@ -409,10 +410,7 @@ class ProofpointInput:
         }
 
     def _tls(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.values["tls_ca_file"] or None)
-        if not self.values["tls_verify"]:
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        return context
+        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"])
 
     async def _pump(self, connection: ClientConnection) -> bool:
         """Frames into the pipeline until the connection ends; True when it ended normally."""

@@ -27,6 +27,7 @@ from podship.core import encode_forward as fwd
 from podship.core.pod import backoff
 from podship.options import Option, OptionTable
 from podship.state import Store
+from podship.tls import client_context
 
 OPTIONS = OptionTable(
     plugin="forward",
@@ -69,6 +70,8 @@ OPTIONS = OptionTable(
         Option(
             "tls_verify", "bool", True, "Verify the receiver's certificate; turning it off logs a warning."
         ),
+        Option("tls_cert_file", "str", "", "Client certificate, for receivers that ask for one."),
+        Option("tls_key_file", "str", "", "Key of the client certificate."),
         Option(
             "shared_key", "secret", None, "Secure-forward shared key; `${VAR}` reads it from the environment."
         ),
@@ -227,12 +230,8 @@ class ForwardOutput:
     def _tls(self) -> ssl.SSLContext | None:
         if not self.values["tls"]:
             return None
-        context = ssl.create_default_context(cafile=self.values["tls_ca_file"] or None)
-        if self.values["tls_cert_file"]:
-            context.load_cert_chain(self.values["tls_cert_file"], self.values["tls_key_file"] or None)
-        if not self.values["tls_verify"]:
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        return context
+        files = {"cert_file": self.values["tls_cert_file"], "key_file": self.values["tls_key_file"]}
+        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"], **files)
 
     def _disconnect(self) -> None:
         if self._stream is not None:

@@ -20,6 +20,7 @@ from typing import Any
 from podship.core import encode_syslog as syslog
 from podship.core.pod import backoff
 from podship.options import Option, OptionTable
+from podship.tls import client_context
 
 OPTIONS = OptionTable(
     plugin="syslog",
@@ -138,10 +139,7 @@ class SyslogOutput:
     def _tls(self) -> ssl.SSLContext | None:
         if self.values["mode"] != "tls":
             return None
-        context = ssl.create_default_context(cafile=self.values["tls_ca_file"] or None)
-        if not self.values["tls_verify"]:
-            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-        return context
+        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"])
 
     def _close_stream(self) -> None:
         if self._writer is not None:
