@@ -101,8 +101,8 @@ VECTOR = {
 def classic(path):
     """Fluent Bit's classic format: [SECTION] headers, then `Key Value` lines."""
     sections = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         if line.startswith("["):
@@ -184,8 +184,8 @@ def test_yaml_and_toml_say_the_same():
 @pytest.mark.parametrize("path", sorted((ROOT / "configs/fluentd").glob("*.conf")), ids=lambda p: p.name)
 def test_fluentd_files_are_balanced_directives(path):
     stack = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
         if match := re.fullmatch(r"<(/?)(\w+)[^>]*>", line):
             closing, name = match.groups()
             if closing:
