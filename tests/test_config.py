@@ -181,3 +181,15 @@ def test_the_console_script_exits_2_on_a_config_error(tmp_path):
     )
     assert result.returncode == 2
     assert "option 'bogus': unknown option" in result.stderr
+
+
+def test_one_key_cannot_serve_two_connectors_of_one_type_but_may_serve_two_types(
+    tmp_path, capsys, monkeypatch
+):
+    path = write_pipeline(tmp_path / "p.yaml", [connector(alias="acme-a"), connector(alias="acme-b")])
+    code, _, err = check(path, capsys, monkeypatch)
+    assert code == 2
+    assert "option 'api_key': connectors 'acme-a' and 'acme-b' use the same API key for type 'message'" in err
+    assert KEY not in err
+    path = write_pipeline(tmp_path / "q.yaml", [connector(), connector(type="maillog")])
+    assert check(path, capsys, monkeypatch)[0] == 0

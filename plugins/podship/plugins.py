@@ -52,3 +52,20 @@ def check_pipeline(config: PipelineConfig) -> None:
                 plugin="proofpoint_pod",
                 option="alias",
             )
+    _one_session_per_key_and_type(config)
+
+
+def _one_session_per_key_and_type(config: PipelineConfig) -> None:
+    """PoD allows one session per API key and type: two connectors sharing both would fight (409)."""
+    seen: dict[tuple[str, str, str], str] = {}
+    for plugin in config.inputs:
+        if plugin.name != "proofpoint_pod":
+            continue
+        key = (plugin.values["api_key"].reveal(), plugin.values["type"], plugin.values["url"])
+        if key in seen:
+            problem = (
+                f"connectors {seen[key]!r} and {plugin.alias!r} use the same API key for type "
+                f"{plugin.values['type']!r}; PoD allows one session per key and type: give each its own key"
+            )
+            raise ConfigError(problem, file=config.file, plugin="proofpoint_pod", option="api_key")
+        seen[key] = plugin.alias
