@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from podship import __version__, config, logsetup, options, plugins, rules_cli
+from podship import __version__, config, conntest, logsetup, options, plugins, rules_cli
 from podship.errors import ConfigError
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-c", "--config", required=True)
     check.set_defaults(handler=_check)
+    test = commands.add_parser("test", help="check that each connector can reach PoD and authenticate")
+    test.add_argument("-c", "--config", required=True)
+    test.add_argument("--connector", default="", help="only this connector (its alias)")
+    test.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a first event")
+    test.set_defaults(handler=_test)
     opts = commands.add_parser("options", help="list the options of every plugin, or of one")
     opts.add_argument("plugin", nargs="?")
     opts.add_argument("--markdown", action="store_true", help="as the README's tables")
@@ -128,6 +133,12 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
     return await pipeline.run()
+
+
+def _test(args: argparse.Namespace) -> int:
+    pipeline_config = config.load(args.config)
+    logsetup.configure("error")
+    return asyncio.run(conntest.run(pipeline_config, args.connector, args.wait))
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -3,7 +3,7 @@
 A thin asyncio pump around `core.coverage`: the core says whether to fetch an archive hour or to
 stream live (and until when); this shell opens the WebSocket, feeds frames through the decoder,
 deduplicator and normaliser into the pipeline, and reports acknowledgements back. Third-party
-exceptions are mapped to ours in `_connect` and `_pump` only.
+exceptions are mapped to ours in `open_stream` and `_pump` only.
 """
 
 from __future__ import annotations
@@ -242,6 +242,8 @@ class ProofpointInput:
         state_dir: Path,
         emit: Callable[[Item], Awaitable[None]],
         dead_letter_max_bytes: int = 64 << 20,
+        *,
+        check_state: bool = True,
     ) -> None:
         self.values, self.emit = values, emit
         self.name: str = values["alias"]
@@ -252,7 +254,7 @@ class ProofpointInput:
             int(values["archive_delay"] * 1000),
             int(values["live_resume"] * 1000),
         )
-        self.store = Store(state_dir, self.name, dead_letter_max_bytes)
+        self.store = Store(state_dir, self.name, dead_letter_max_bytes, create=check_state)
         self.coverage: Coverage | None = None
         self.stats = Stats()
         self.failure: PodshipError | None = None
@@ -343,7 +345,7 @@ class ProofpointInput:
 
     async def _archive(self, hour: int) -> None:
         url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, hour, hour + HOUR_MS)
-        async with self._connect(url) as connection:
+        async with self.open_stream(url) as connection:
             self.stats.mode = "backfill"
             self.log.info("fetching the archive hour from %s", iso_utc(hour))
             complete = await self._drain(connection, None)
@@ -352,7 +354,7 @@ class ProofpointInput:
             self.stats.archive_windows += 1
 
     async def _live(self) -> None:
-        async with self._connect(
+        async with self.open_stream(
             stream_url(self.values["url"], self.values["cluster_id"], self.kind)
         ) as connection:
             self.stats.mode, clean, now = "live", False, self.server_now()
@@ -381,7 +383,8 @@ class ProofpointInput:
         await connection.close()
 
     @contextlib.asynccontextmanager
-    async def _connect(self, url: str) -> AsyncIterator[ClientConnection]:
+    async def open_stream(self, url: str) -> AsyncIterator[ClientConnection]:
+        """A WebSocket to `url` with this connector's key, proxy and TLS; errors mapped to ours."""
         try:
             connection = await connect(url, **self._connect_options())
         except InvalidStatus as exc:

@@ -25,10 +25,14 @@ _CHECKPOINT, _JOURNAL, _DEAD = "checkpoint.json", "seen.log", "deadletter.jsonl"
 class Store:
     """The files of one connector under `<state_dir>/<connector>/`."""
 
-    def __init__(self, state_dir: Path, connector: str, dead_letter_max_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self, state_dir: Path, connector: str, dead_letter_max_bytes: int = 64 << 20, *, create: bool = True
+    ) -> None:
         self.root = state_dir / connector
         self.dead_letter_max_bytes = dead_letter_max_bytes
         self._journal_lines = 0
+        if not create:  # `podship test` touches no state
+            return
         try:
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             probe = self.root / ".probe"

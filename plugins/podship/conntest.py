@@ -1,0 +1,74 @@
+"""`podship test`: can each connector reach PoD and authenticate? One line per connector.
+
+It asks for the last hour's archive rather than the live stream: a live session would move the
+server's live resume point, and a running podship could then lose the events in between. It opens
+no checkpoint and writes none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from websockets.exceptions import ConnectionClosedOK
+
+from podship.config import PipelineConfig
+from podship.core.pod import HOUR_MS, floor_hour, stream_url
+from podship.errors import HandshakeError, PodshipError
+from podship.in_proofpoint import ProofpointInput
+
+_HINTS = {
+    "CERTIFICATE_VERIFY_FAILED": "Is tls_ca_file right, or is a TLS-intercepting proxy in the way?",
+    "Connect call failed": "Is the URL right, and can this host reach it (firewall, proxy)?",
+    "Name or service not known": "Is the host name in the URL right?",
+}
+
+
+async def probe(values: dict[str, Any], wait_secs: float) -> tuple[bool, str]:
+    """(passed, what happened) for one connector."""
+    connector = ProofpointInput(values, Path("/nonexistent"), _discard, check_state=False)
+    hour = floor_hour(int(time.time() * 1000)) - HOUR_MS
+    url = stream_url(values["url"], values["cluster_id"], values["type"], hour, hour + HOUR_MS)
+    started = time.monotonic()
+    try:
+        async with connector.open_stream(url) as connection:
+            opened = time.monotonic() - started
+            return True, f"ok: authenticated in {opened:.2f}s; {await _first(connection, wait_secs)}"
+    except HandshakeError as exc:
+        return False, f"FAILED: {exc}"
+    except PodshipError as exc:
+        hint = next(
+            (text for marker, text in _HINTS.items() if marker in str(exc)), "Check the URL and the network."
+        )
+        return False, f"FAILED: {exc} {hint}"
+
+
+async def _first(connection: Any, wait_secs: float) -> str:
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(connection.recv(), wait_secs)
+    except ConnectionClosedOK:
+        return "the archive of the last hour is empty"
+    except TimeoutError:
+        return f"no event within {wait_secs:g}s"
+    return f"first event after {time.monotonic() - started:.2f}s"
+
+
+async def _discard(item: Any) -> None:
+    return None
+
+
+async def run(config: PipelineConfig, only: str, wait_secs: float) -> int:
+    """Prints one line per connector; 0 when every one passed, else 3."""
+    chosen = [p for p in config.inputs if p.name == "proofpoint_pod" and only in ("", p.alias)]
+    if not chosen:
+        print(
+            f"podship test: no connector named {only!r}" if only else "podship test: no proofpoint_pod input"
+        )
+        return 3
+    results = await asyncio.gather(*(probe(plugin.values, wait_secs) for plugin in chosen))
+    for plugin, (_, line) in zip(chosen, results, strict=True):
+        print(f"{plugin.alias}: {line}")
+    return 0 if all(passed for passed, _ in results) else 3

@@ -1,0 +1,110 @@
+"""`podship test` against the simulator: one line per connector, what failed and what to check."""
+
+import asyncio
+import ssl
+import sys
+
+import trustme
+
+from podship.simgen import Timeline
+from podship.simulator import Faults
+from tests.conftest import write_pipeline
+from tests.pipes import connector
+
+LINE = Timeline(rates={"message": 20.0, "maillog": 20.0, "audit": 1.0})
+
+
+async def podship_test(tmp_path, inputs, *args):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = write_pipeline(tmp_path / "p.yaml", inputs, service={"state_dir": str(tmp_path / "state")})
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "podship",
+        "test",
+        "-c",
+        str(path),
+        "--wait",
+        "1",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"POD_API_KEY": "sim-token", "PATH": "/usr/bin:/bin"},
+    )
+    out, err = await process.communicate()
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_a_reachable_connector_passes_and_no_state_is_written(simulator, tmp_path):
+    sim = await simulator(timeline=LINE)
+    code, out, _ = await podship_test(tmp_path, [connector(sim, "message"), connector(sim, "maillog")])
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[0].startswith("acme-message: ok: authenticated in ")
+    assert lines[1].startswith("acme-maillog: ok: authenticated in ")
+    assert not (tmp_path / "state").exists()
+    assert "sim-token" not in out
+
+
+async def test_each_refusal_says_what_it_means_and_exits_3(simulator, tmp_path):
+    cases = [
+        (
+            {"tokens": {"other": "acme_hosted"}},
+            {},
+            "HTTP 401: Unauthorized",
+            "Are they expired, or not licensed for Remote Syslog?",
+        ),
+        ({}, {"cluster_id": "wrong"}, "HTTP 401: Unauthorized", "Did you enter your credentials correctly?"),
+        (
+            {"faults": Faults(refuse_count=1, refuse_status=409)},
+            {},
+            "HTTP 409: Conflict",
+            "same key and type",
+        ),
+        (
+            {"faults": Faults(refuse_count=1, refuse_status=429)},
+            {},
+            "HTTP 429: Too Many Requests",
+            "licensing",
+        ),
+        ({"faults": Faults(refuse_count=1, refuse_status=503)}, {}, "HTTP 503: Server Error", "retries"),
+        ({"faults": Faults(refuse_count=1, refuse_status=403)}, {}, "HTTP 403: Forbidden", "permissions"),
+    ]
+    for number, (sim_options, overrides, status, check) in enumerate(cases):
+        sim = await simulator(timeline=LINE, **sim_options)
+        code, out, _ = await podship_test(tmp_path / str(number), [connector(sim, "message", **overrides)])
+        assert code == 3, out
+        assert out.startswith(f"acme-message: FAILED: {status}"), out
+        assert check in out
+    sim = await simulator(timeline=LINE)
+    code, out, _ = await podship_test(
+        tmp_path / "404", [connector(sim, "message", url=sim.url.replace("/v1/", "/v9/"))]
+    )
+    assert (code, out.split(": ")[2]) == (3, "HTTP 404")
+
+
+async def test_unreachable_and_untrusted_servers_get_a_hint(simulator, tmp_path):
+    sim = await simulator(timeline=LINE)
+    port, entry = sim.url.split(":")[2].split("/")[0], connector(sim, "message")
+    await sim.stop()
+    code, out, _ = await podship_test(tmp_path / "down", [entry])
+    assert code == 3
+    assert f"cannot connect to 127.0.0.1:{port}" in out
+    assert "can this host reach it" in out
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+    tls_sim = await simulator(timeline=LINE, ssl_context=server)
+    code, out, _ = await podship_test(tmp_path / "tls", [connector(tls_sim, "message")])
+    assert code == 3
+    assert "CERTIFICATE_VERIFY_FAILED" in out and "tls_ca_file" in out
+
+
+async def test_only_the_named_connector(simulator, tmp_path):
+    sim = await simulator(timeline=LINE)
+    code, out, _ = await podship_test(
+        tmp_path, [connector(sim, "message"), connector(sim, "maillog")], "--connector", "acme-maillog"
+    )
+    assert code == 0
+    assert out.splitlines() == [line for line in out.splitlines() if line.startswith("acme-maillog: ok")]
+    code, out, _ = await podship_test(tmp_path / "x", [connector(sim, "message")], "--connector", "nope")
+    assert code == 3 and "no connector named 'nope'" in out
