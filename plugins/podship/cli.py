@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--connector", default="", help="only this connector (its alias)")
     test.add_argument("--wait", type=float, default=5.0, help="seconds to wait for a first event")
     test.set_defaults(handler=_test)
+    status_cmd = commands.add_parser(
+        "status", help="print the status of a running podship (service.http_listen)"
+    )
+    status_cmd.add_argument("-c", "--config", required=True)
+    status_cmd.set_defaults(handler=_status)
     opts = commands.add_parser("options", help="list the options of every plugin, or of one")
     opts.add_argument("plugin", nargs="?")
     opts.add_argument("--markdown", action="store_true", help="as the README's tables")
@@ -133,6 +139,24 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
     return await pipeline.run()
+
+
+def _status(args: argparse.Namespace) -> int:
+    listen = config.load(args.config).service["http_listen"]
+    if not listen:
+        raise ConfigError(
+            "set service.http_listen to read the status",
+            file=args.config,
+            plugin="service",
+            option="http_listen",
+        )
+    try:
+        with urllib.request.urlopen(f"http://{listen}/status", timeout=5) as response:
+            print(response.read().decode(), end="")
+    except OSError as exc:
+        print(f"podship status: no podship answers on {listen}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    return EXIT_OK
 
 
 def _test(args: argparse.Namespace) -> int:

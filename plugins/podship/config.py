@@ -79,6 +79,12 @@ SERVICE = OptionTable(
             "Size at which a connector's dead-letter file rotates.",
             minimum=4096,
         ),
+        Option(
+            "http_listen", "str", "", "Serve GET /status and /metrics here (e.g. 127.0.0.1:2021); empty: off."
+        ),
+        Option(
+            "status_interval", "duration", 300.0, "How often the status is logged as one line.", minimum=0.1
+        ),
     ),
     generic=(),
 )

@@ -229,6 +229,9 @@ class Stats:
     reconnects: int = 0
     archive_windows: int = 0
     refusals: int = 0
+    delivered: int = 0
+    newest_event_ms: int = 0
+    last_activity: float = 0.0  # wall-clock time of the last frame received
     mode: str = "idle"
     last_error: str = ""
 
@@ -288,6 +291,7 @@ class ProofpointInput:
         assert self.coverage is not None, "events are acknowledged only after they were admitted"
         self.coverage.acknowledge(pairs)
         self._unsaved.extend(pairs)
+        self.stats.delivered += len(pairs)
 
     def commit(self, *, final: bool = False) -> None:
         """Persist progress; a final commit after a clean close lets the next start resume live."""
@@ -428,6 +432,7 @@ class ProofpointInput:
     # --- one frame ---------------------------------------------------------------------------
 
     async def _accept(self, data: bytes) -> None:
+        self.stats.last_activity = time.time()
         frame = decode_frame(data, self.values["max_frame_bytes"])
         if frame.event is None:
             if frame.reason:
@@ -443,6 +448,7 @@ class ProofpointInput:
         record = self._record(frame.event, event_id, ts, data)
         if record is not None:
             self.stats.events += 1
+            self.stats.newest_event_ms = max(self.stats.newest_event_ms, ts)
             await self.emit(Item(record, self, event_id, ts))
 
     def _record(self, event: dict[str, Any], event_id: str, ts: int, data: bytes) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
+from podship import status
 from podship.config import PipelineConfig, PluginConfig
 from podship.core.pod import backoff
 from podship.errors import OutputError
@@ -69,6 +70,7 @@ class Pipeline:
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
+        self.status_port = 0
 
     def _source(self, plugin: PluginConfig, state_dir: Path) -> ProofpointInput | ForwardInput:
         if plugin.name == "forward":
@@ -82,8 +84,18 @@ class Pipeline:
             await output.start()
         tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
         worker = asyncio.create_task(self._work(), name="outputs")
-        await self._until_done(set(tasks), worker)
-        await self._shutdown(set(tasks), worker)
+        reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
+        server = (
+            await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
+        )
+        self.status_port = server.sockets[0].getsockname()[1] if server else 0
+        try:
+            await self._until_done(set(tasks), worker)
+            await self._shutdown(set(tasks), worker)
+        finally:
+            reporter.cancel()
+            if server is not None:
+                server.close()
         return self._exit_code()
 
     async def _until_done(self, tasks: set[asyncio.Task[None]], worker: asyncio.Task[None]) -> None:

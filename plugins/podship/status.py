@@ -1,0 +1,109 @@
+"""The running pipeline's status: JSON at `GET /status`, Prometheus text at `GET /metrics`, and the
+same as one log line every `status_interval`. A small HTTP/1.1 responder on a local address; it
+reads counters that the inputs, filters and outputs keep anyway."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from podship.core.pod import iso_utc
+
+log = logging.getLogger("podship.status")
+_COUNTERS = ("events", "delivered", "duplicates", "dead_letters", "reconnects", "archive_windows", "refusals")
+
+
+def snapshot(pipeline: Any) -> dict[str, Any]:
+    connectors = {source.name: _connector(source) for source in pipeline.inputs}
+    return {
+        "time": iso_utc(int(time.time() * 1000)),
+        "records_out": pipeline.records_out,
+        "dropped_by_rules": pipeline.dropped,
+        "connectors": connectors,
+    }
+
+
+def _connector(source: Any) -> dict[str, Any]:
+    stats = source.stats
+    state: dict[str, Any] = {"type": source.kind, "mode": "failed" if source.failure else stats.mode}
+    state.update({name: getattr(stats, name) for name in _COUNTERS})
+    if stats.newest_event_ms:
+        state["last_event_time"] = iso_utc(stats.newest_event_ms)
+        state["lag_secs"] = round(max(0.0, time.time() - stats.newest_event_ms / 1000), 1)
+    if stats.last_activity:
+        state["last_activity"] = iso_utc(int(stats.last_activity * 1000))
+    coverage = getattr(source, "coverage", None)
+    if coverage is not None:
+        state["holes"] = len(coverage.holes)
+    state["last_error"] = stats.last_error
+    return state
+
+
+def prometheus(status: dict[str, Any]) -> str:
+    lines = [
+        "# TYPE podship_records_out_total counter",
+        f"podship_records_out_total {status['records_out']}",
+        "# TYPE podship_dropped_by_rules_total counter",
+        f"podship_dropped_by_rules_total {status['dropped_by_rules']}",
+    ]
+    for name in _COUNTERS:
+        lines.append(f"# TYPE podship_{name}_total counter")
+        for connector, state in status["connectors"].items():
+            lines.append(f'podship_{name}_total{{connector="{_label(connector)}"}} {state[name]}')
+    lines.append("# TYPE podship_lag_seconds gauge")
+    for connector, state in status["connectors"].items():
+        if "lag_secs" in state:
+            lines.append(f'podship_lag_seconds{{connector="{_label(connector)}"}} {state["lag_secs"]}')
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def summary(status: dict[str, Any]) -> str:
+    parts = []
+    for name, state in status["connectors"].items():
+        lag = state.get("lag_secs", "-")
+        parts.append(f"{name} {state['mode']} in={state['events']} out={state['delivered']} lag={lag}s")
+    return "status: " + "; ".join(parts)
+
+
+async def serve(pipeline: Any, listen: str) -> asyncio.Server:
+    host, _, port = listen.rpartition(":")
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = (await reader.readuntil(b"\r\n\r\n")).split(b" ")
+            path = request[1].decode() if len(request) > 1 else "/"
+            writer.write(_response(path, snapshot(pipeline)))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(answer, host or "127.0.0.1", int(port))
+
+
+def _response(path: str, status: dict[str, Any]) -> bytes:
+    if path == "/status":
+        body, kind, code = json.dumps(status, indent=2).encode(), "application/json", "200 OK"
+    elif path == "/metrics":
+        body, kind, code = prometheus(status).encode(), "text/plain; version=0.0.4", "200 OK"
+    else:
+        body, kind, code = b"try /status or /metrics\n", "text/plain", "404 Not Found"
+    head = (
+        f"HTTP/1.1 {code}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def report(pipeline: Any, every_secs: float) -> None:
+    """One status log line every `every_secs`, as the Stellar connector updates its status."""
+    while True:
+        await asyncio.sleep(every_secs)
+        log.info("%s", summary(snapshot(pipeline)))

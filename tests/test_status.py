@@ -1,0 +1,94 @@
+"""The status and metrics endpoint, read while a backfill runs, and the status log line."""
+
+import asyncio
+import json
+import logging
+
+from podship import status
+from podship.core.pod import HOUR_MS
+from podship.simgen import Timeline
+from tests.pipes import build, connector
+
+LINE = Timeline(rates={"message": 2.0, "maillog": 4.0, "audit": 0.1})
+
+
+async def get(port, path):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    data = await reader.read()
+    writer.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), body.decode()
+
+
+async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
+    sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 5 * HOUR_MS)
+    pipeline, out = build(
+        tmp_path,
+        [connector(sim, kind, backfill="4h") for kind in ("message", "maillog")],
+        http_listen="127.0.0.1:0",
+    )
+    task = asyncio.create_task(pipeline.run())
+    seen_modes = set()
+    for _ in range(200):
+        await asyncio.sleep(0.05)
+        if pipeline.status_port and pipeline.records_out:
+            line, body = await get(pipeline.status_port, "/status")
+            seen_modes |= {state["mode"] for state in json.loads(body)["connectors"].values()}
+            if "backfill" in seen_modes:
+                break
+    line, body = await get(pipeline.status_port, "/status")
+    metrics_line, metrics = await get(pipeline.status_port, "/metrics")
+    missing_line, _ = await get(pipeline.status_port, "/nope")
+    pipeline.stop.set()
+    assert await task == 0
+    out.close()
+    assert line == "HTTP/1.1 200 OK"
+    assert "backfill" in seen_modes
+    state = json.loads(body)["connectors"]["acme-message"]
+    assert state["type"] == "message"
+    assert state["events"] >= state["delivered"] > 0
+    assert state["last_event_time"].startswith("2026-11-01T0")
+    assert "last_activity" in state and "holes" in state
+    assert metrics_line == "HTTP/1.1 200 OK"
+    assert "# TYPE podship_events_total counter" in metrics
+    assert 'podship_delivered_total{connector="acme-maillog"} ' in metrics
+    assert missing_line == "HTTP/1.1 404 Not Found"
+
+
+def test_the_status_log_line_and_the_metrics_format():
+    class Source:
+        name, kind, failure, coverage = "acme-message", "message", None, None
+
+        class stats:
+            events, delivered, duplicates, dead_letters, reconnects, archive_windows, refusals = (
+                5,
+                4,
+                1,
+                0,
+                2,
+                1,
+                0,
+            )
+            mode, last_error, newest_event_ms, last_activity = "live", "", 0, 0.0
+
+    class Pipeline:
+        inputs, records_out, dropped = [Source], 4, 1
+
+    snap = status.snapshot(Pipeline)
+    assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
+    text = status.prometheus(snap)
+    assert 'podship_reconnects_total{connector="acme-message"} 2' in text.splitlines()
+    assert "podship_dropped_by_rules_total 1" in text.splitlines()
+
+
+async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="podship.status")
+    sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 3 * HOUR_MS)
+    pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")], status_interval="0.2s")
+    task = asyncio.create_task(pipeline.run())
+    await asyncio.sleep(0.7)
+    pipeline.stop.set()
+    assert await task == 0
+    out.close()
+    assert "status: acme-message " in caplog.text
