@@ -108,3 +108,35 @@ async def test_only_the_named_connector(simulator, tmp_path):
     assert out.splitlines() == [line for line in out.splitlines() if line.startswith("acme-maillog: ok")]
     code, out, _ = await podship_test(tmp_path / "x", [connector(sim, "message")], "--connector", "nope")
     assert code == 3 and "no connector named 'nope'" in out
+
+
+async def test_through_an_http_connect_proxy(simulator, tmp_path):
+    tunnels = []
+
+    async def pipe(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(reader, writer):
+        request = await reader.readuntil(b"\r\n\r\n")
+        target = request.split(b" ")[1].decode()
+        host, port = target.rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        tunnels.append(target)
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    sim = await simulator(timeline=LINE)
+    entry = connector(sim, "message", proxy=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    code, out, _ = await podship_test(tmp_path, [entry])
+    server.close()
+    assert code == 0, out
+    assert out.startswith("acme-message: ok")
+    assert tunnels == [sim.url.split("/")[2]]

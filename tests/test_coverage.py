@@ -165,3 +165,12 @@ def test_pruning_scans_the_ids_again_only_when_the_cutoff_moves():
     assert coverage.prune() == []  # same cutoff: nothing is scanned
     coverage.watermark = T0 + 3 * H
     assert coverage.prune() == ["older"]
+
+
+def test_hours_to_repair_counts_each_hour_once_across_holes():
+    coverage = Coverage(
+        TIMING, watermark=T0, holes=[Hole(T0 + 10 * M, T0 + H + 5 * M), Hole(T0 + 50 * M, T0 + 70 * M)]
+    )
+    assert coverage.hours_to_repair(T0 + 3 * H) == 2
+    coverage.holes.append(Hole(T0 + 2 * H + M))  # open: up to now
+    assert coverage.hours_to_repair(T0 + 3 * H + 30 * M) == 2 + 2

@@ -92,3 +92,44 @@ async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
     assert await task == 0
     out.close()
     assert "status: acme-message " in caplog.text
+
+
+async def test_json_log_lines_name_the_connector_and_report_backfill_progress(simulator, tmp_path):
+    import os
+    import signal
+    import sys
+
+    from tests.conftest import write_pipeline
+
+    sim = await simulator(
+        timeline=LINE, start_ms=LINE.epoch_ms + 5 * HOUR_MS, tokens={"pod-key-json": "acme_hosted"}
+    )
+    path = write_pipeline(
+        tmp_path / "p.yaml",
+        [connector(sim, "message", backfill="4h")],
+        service={"state_dir": str(tmp_path / "state"), "log_format": "json", "log_level": "info"},
+    )
+    with (tmp_path / "err.log").open("wb") as err:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "podship",
+            "run",
+            "-c",
+            str(path),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "POD_API_KEY": "pod-key-json"},
+        )
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if "archive hours done" in (tmp_path / "err.log").read_text():
+                break
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    entries = [json.loads(line) for line in (tmp_path / "err.log").read_text().splitlines()]
+    progress = [e for e in entries if "archive hours done" in e["message"]]
+    assert progress and progress[0]["connector"] == "acme-message"
+    assert progress[0]["level"] == "info"
+    assert "to go" in progress[0]["message"] and "left" in progress[0]["message"]
+    assert "pod-key-json" not in (tmp_path / "err.log").read_text()

@@ -119,7 +119,7 @@ def _demo_parser(commands: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
-    logsetup.configure(pipeline_config.service["log_level"])
+    logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
     return asyncio.run(_serve(Pipeline(pipeline_config)))
 
 
@@ -127,7 +127,7 @@ def _relay(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
     if not any(plugin.name == "forward" for plugin in pipeline_config.inputs):
         raise ConfigError("podship relay needs a `forward` input", file=args.config, plugin="pipeline")
-    logsetup.configure(pipeline_config.service["log_level"])
+    logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
     return asyncio.run(_serve(Pipeline(pipeline_config)))
 
 

@@ -80,6 +80,9 @@ SERVICE = OptionTable(
             minimum=4096,
         ),
         Option(
+            "log_format", "str", "text", "Log lines as text or as JSON objects.", choices=("text", "json")
+        ),
+        Option(
             "http_listen", "str", "", "Serve GET /status and /metrics here (e.g. 127.0.0.1:2021); empty: off."
         ),
         Option(

@@ -264,6 +264,7 @@ class ProofpointInput:
         self.clock_offset_ms = 0
         self.stopping = asyncio.Event()
         self._unsaved: list[tuple[str, int]] = []
+        self._started = time.monotonic()
         self.log = logging.LoggerAdapter(log, {"connector": self.name})
 
     # --- clock and state --------------------------------------------------------------------
@@ -356,6 +357,21 @@ class ProofpointInput:
         if complete and not self.stopping.is_set() and self.coverage is not None:
             self.coverage.archive_done(hour)
             self.stats.archive_windows += 1
+            self._progress()
+
+    def _progress(self) -> None:
+        """A backfill progress line: hours done and to go, rate, and the time left at that rate."""
+        assert self.coverage is not None
+        done, left = self.stats.archive_windows, self.coverage.hours_to_repair(self.server_now())
+        elapsed = max(time.monotonic() - self._started, 1e-3)
+        rate, per_hour = self.stats.events / elapsed, elapsed / done
+        self.log.info(
+            "backfill: %d archive hours done, %d to go, %.0f events/s, about %s left",
+            done,
+            left,
+            rate,
+            _duration(left * per_hour),
+        )
 
     async def _live(self) -> None:
         async with self.open_stream(
@@ -468,3 +484,8 @@ class ProofpointInput:
         self.stats.dead_letters += 1
         self.log.warning("dead-lettered a frame: %s", reason)
         self.store.dead_letter(reason, data)
+
+
+def _duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 
@@ -13,10 +14,27 @@ class _Connector(logging.Filter):
         return True
 
 
-def configure(level: str = "info") -> None:
+class _Json(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "level": record.levelname.lower(),
+            "connector": getattr(record, "connector", "-"),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure(level: str = "info", style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_Connector())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(connector)s] %(name)s: %(message)s"))
+    text = logging.Formatter("%(asctime)s %(levelname)s [%(connector)s] %(name)s: %(message)s")
+    handler.setFormatter(_Json() if style == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -135,6 +135,10 @@ class Coverage:
         until = None if first is None else first + HOUR_MS + self.timing.archive_delay_ms
         return Live(until)
 
+    def hours_to_repair(self, now: int) -> int:
+        """How many archive hours the holes still need, counting those not complete yet."""
+        return len({hour for hole in self.holes for hour in hole.hours(now)})
+
     def _first_hole_hour(self) -> int | None:
         starts = [floor_hour(hole.start) for hole in self.holes]
         return min(starts, default=None)
