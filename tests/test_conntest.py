@@ -69,6 +69,18 @@ async def test_each_refusal_says_what_it_means_and_exits_3(simulator, tmp_path):
         ),
         ({"faults": Faults(refuse_count=1, refuse_status=503)}, {}, "HTTP 503: Server Error", "retries"),
         ({"faults": Faults(refuse_count=1, refuse_status=403)}, {}, "HTTP 403: Forbidden", "permissions"),
+        (
+            {"faults": Faults(refuse_count=1, refuse_status=400)},
+            {},
+            "HTTP 400: Bad Request",
+            "Did you configure the connector correctly?",
+        ),
+        (
+            {"faults": Faults(refuse_count=1, refuse_status=405)},
+            {},
+            "HTTP 405: Method Not Allowed",
+            "proxy rewriting",
+        ),
     ]
     for number, (sim_options, overrides, status, check) in enumerate(cases):
         sim = await simulator(timeline=LINE, **sim_options)

@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import random
 import ssl
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -365,8 +366,10 @@ class ProofpointInput:
         done, left = self.stats.archive_windows, self.coverage.hours_to_repair(self.server_now())
         elapsed = max(time.monotonic() - self._started, 1e-3)
         rate, per_hour = self.stats.events / elapsed, elapsed / done
+        bar = _bar(done, done + left) if sys.stderr.isatty() else ""
         self.log.info(
-            "backfill: %d archive hours done, %d to go, %.0f events/s, about %s left",
+            "backfill: %s%d archive hours done, %d to go, %.0f events/s, about %s left",
+            bar,
             done,
             left,
             rate,
@@ -489,3 +492,9 @@ class ProofpointInput:
 def _duration(seconds: float) -> str:
     minutes = int(seconds // 60)
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    """`[#########...............] ` for people watching a terminal; logs off a terminal get none."""
+    filled = width * done // max(total, 1)
+    return f"[{'#' * filled}{'.' * (width - filled)}] "
