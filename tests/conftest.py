@@ -17,12 +17,10 @@ def record_validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-def write_pipeline(path, inputs, *, service=None, outputs=None):
+def write_pipeline(path, inputs, *, service=None, outputs=None, filters=None):
     """A pipeline file in Fluent Bit's YAML shape."""
-    document = {
-        "service": service or {},
-        "pipeline": {"inputs": inputs, "outputs": outputs or [{"name": "stdout"}]},
-    }
+    pipeline = {"inputs": inputs, "filters": filters or [], "outputs": outputs or [{"name": "stdout"}]}
+    document = {"service": service or {}, "pipeline": pipeline}
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 import time
 
 from podship import config
@@ -39,6 +41,14 @@ def build(tmp_path, inputs, **service):
     tmp_path.mkdir(parents=True, exist_ok=True)
     out = (tmp_path / "out.ndjson").open("ab")
     return Pipeline(parsed, outputs=[StdoutOutput({}, stream=out)]), out
+
+
+async def run_podship(config, key, stdout, stderr, command="run"):
+    """The real `podship` console entry point in a child process, as an operator runs it."""
+    env = {**os.environ, "POD_API_KEY": key}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "podship", command, "-c", str(config), stdout=stdout, stderr=stderr, env=env
+    )
 
 
 def records(tmp_path):

@@ -10,6 +10,7 @@ from podship.simgen import Timeline
 from podship.simulator import Faults
 from tests.conftest import write_pipeline
 from tests.pipes import connector
+from tests.proxy import ConnectProxy
 
 LINE = Timeline(rates={"message": 20.0, "maillog": 20.0, "audit": 1.0})
 
@@ -123,32 +124,11 @@ async def test_only_the_named_connector(simulator, tmp_path):
 
 
 async def test_through_an_http_connect_proxy(simulator, tmp_path):
-    tunnels = []
-
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def proxy(reader, writer):
-        request = await reader.readuntil(b"\r\n\r\n")
-        target = request.split(b" ")[1].decode()
-        host, port = target.rsplit(":", 1)
-        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        tunnels.append(target)
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    proxy = await ConnectProxy().start()
     sim = await simulator(timeline=LINE)
-    entry = connector(sim, "message", proxy=f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-    code, out, _ = await podship_test(tmp_path, [entry])
-    server.close()
+    code, out, _ = await podship_test(tmp_path, [connector(sim, "message", proxy=proxy.url)])
+    proxy.stop()
     assert code == 0, out
     assert out.startswith("acme-message: ok")
-    assert tunnels == [sim.url.split("/")[2]]
+    assert proxy.tunnels == [sim.url.split("/")[2]]
+    assert proxy.methods == [b"CONNECT"]

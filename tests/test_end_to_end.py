@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import time
 from collections import Counter
 
@@ -20,7 +18,7 @@ from podship.core.pod import HOUR_MS, floor_hour
 from podship.simgen import Timeline
 from podship.simulator import Faults
 from tests.conftest import write_pipeline
-from tests.pipes import connector
+from tests.pipes import connector, run_podship
 
 KEY = "pod-key-for-the-end-to-end-test-7f3a9c"
 LINE = Timeline(seed=11, rates={"message": 0.5, "maillog": 1.0, "audit": 0.0001}, big_every=1500)
@@ -68,19 +66,8 @@ class Podship:
         self.process = None
 
     async def start(self):
-        env = {**os.environ, "POD_API_KEY": KEY}
         with self.stdout.open("ab") as out, self.stderr.open("ab") as err:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "podship",
-                "run",
-                "-c",
-                str(self.config),
-                stdout=out,
-                stderr=err,
-                env=env,
-            )
+            self.process = await run_podship(self.config, KEY, out, err)
 
     async def terminate(self):
         self.process.send_signal(signal.SIGTERM)

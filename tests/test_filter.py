@@ -3,10 +3,8 @@
 import asyncio
 import copy
 import json
-import os
 import re
 import signal
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from podship.filter_rules import LogFilter
 from podship.out_stdout import StdoutOutput
 from podship.simgen import Timeline
 from tests.conftest import write_pipeline
-from tests.pipes import build, connector, records, run_until
+from tests.pipes import build, connector, records, run_podship, run_until
 from tests.test_rules import record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,11 +46,10 @@ def test_a_bad_rules_file_in_a_pipeline_names_both_files(tmp_path, capsys, monke
         "rules:\n  - name: x\n    when: {field: a, op: cidr, value: 300.1.1.1/8}\n    action: drop\n"
     )
     pipeline = write_pipeline(
-        tmp_path / "p.yaml", [{"name": "proofpoint_pod", "cluster_id": "c", "api_key": "k"}]
+        tmp_path / "p.yaml",
+        [{"name": "proofpoint_pod", "cluster_id": "c", "api_key": "k"}],
+        filters=[{"name": "log_filter", "rules_file": str(broken)}],
     )
-    document = yaml.safe_load(pipeline.read_text())
-    document["pipeline"]["filters"] = [{"name": "log_filter", "rules_file": str(broken)}]
-    pipeline.write_text(yaml.safe_dump(document))
     assert main(["check", "-c", str(pipeline)]) == 2
     err = capsys.readouterr().err
     assert (
@@ -189,22 +186,10 @@ async def test_sighup_reloads_rules_and_a_broken_file_keeps_the_old_ones(simulat
         tmp_path / "p.yaml",
         [connector(sim, kind, backfill="0s") for kind in ("message", "maillog")],
         service={"state_dir": str(tmp_path / "state")},
+        filters=[{"name": "log_filter", "rules_file": str(rules)}],
     )
-    document = yaml.safe_load(config.read_text())
-    document["pipeline"]["filters"] = [{"name": "log_filter", "rules_file": str(rules)}]
-    config.write_text(yaml.safe_dump(document))
     stdout, stderr = (tmp_path / "out.ndjson").open("wb"), (tmp_path / "err.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "podship",
-        "run",
-        "-c",
-        str(config),
-        stdout=stdout,
-        stderr=stderr,
-        env={**os.environ, "POD_API_KEY": "k"},
-    )
+    process = await run_podship(config, "k", stdout, stderr)
 
     async def wait_log(text):
         for _ in range(200):

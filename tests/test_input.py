@@ -6,6 +6,7 @@ from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
 from podship.simulator import Faults
 from tests.pipes import build, connector, records, run_until
+from tests.proxy import ConnectProxy
 
 LINE = Timeline(rates={"message": 1.0, "maillog": 2.0, "audit": 0.2}, big_every=0)
 START = LINE.epoch_ms + 3 * HOUR_MS
@@ -186,37 +187,13 @@ async def test_turning_verification_off_is_loud(simulator, tmp_path, caplog):
 
 
 async def test_the_connection_goes_through_an_http_connect_proxy(simulator, tmp_path):
-    import asyncio
-
-    tunnels = []
-
-    async def pipe(reader, writer):
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        finally:
-            writer.close()
-
-    async def proxy(reader, writer):
-        request = await reader.readuntil(b"\r\n\r\n")
-        method, target = request.split(b" ")[:2]
-        assert method == b"CONNECT"
-        host, port = target.decode().rsplit(":", 1)
-        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
-        tunnels.append(target.decode())
-        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+    proxy = await ConnectProxy().start()
     busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
     sim = await simulator(timeline=busy, start_ms=START)
-    pipeline, out = build(tmp_path, [connector(sim, backfill="0s", proxy=f"http://127.0.0.1:{port}")])
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s", proxy=proxy.url)])
     code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 10, timeout=20)
     out.close()
-    server.close()
+    proxy.stop()
     assert code == 0
-    assert tunnels and all(target == sim.url.split("/")[2] for target in tunnels)
+    assert proxy.tunnels and all(target == sim.url.split("/")[2] for target in proxy.tunnels)
+    assert set(proxy.methods) == {b"CONNECT"}

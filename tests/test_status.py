@@ -7,7 +7,7 @@ import logging
 from podship import status
 from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
-from tests.pipes import build, connector
+from tests.pipes import build, connector, run_podship
 
 LINE = Timeline(rates={"message": 2.0, "maillog": 4.0, "audit": 0.1})
 
@@ -95,9 +95,7 @@ async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
 
 
 async def test_json_log_lines_name_the_connector_and_report_backfill_progress(simulator, tmp_path):
-    import os
     import signal
-    import sys
 
     from tests.conftest import write_pipeline
 
@@ -110,17 +108,7 @@ async def test_json_log_lines_name_the_connector_and_report_backfill_progress(si
         service={"state_dir": str(tmp_path / "state"), "log_format": "json", "log_level": "info"},
     )
     with (tmp_path / "err.log").open("wb") as err:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "podship",
-            "run",
-            "-c",
-            str(path),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, "POD_API_KEY": "pod-key-json"},
-        )
+        process = await run_podship(path, "pod-key-json", asyncio.subprocess.DEVNULL, err)
         for _ in range(200):
             await asyncio.sleep(0.05)
             if "archive hours done" in (tmp_path / "err.log").read_text():
