@@ -15,13 +15,13 @@ import pytest
 import trustme
 
 TEMPLATE = """
-global(workDirectory="{dir}" maxMessageSize="512k" parser.escapeControlCharactersOnReceive="off"
+global(workDirectory="{dir}" maxMessageSize="{max_message}" parser.escapeControlCharactersOnReceive="off"
        defaultNetstreamDriverCAFile="{dir}/ca.pem" defaultNetstreamDriverCertFile="{dir}/cert.pem"
        defaultNetstreamDriverKeyFile="{dir}/key.pem")
 module(load="imudp")
 module(load="imtcp" maxSessions="100")
 input(type="imudp" address="127.0.0.1" port="{udp}" name="udp")
-input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tcp.port" name="tcp")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}" listenPortFileName="{dir}/tcp.port" name="tcp")
 input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tls.port" name="tls"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
 template(name="fields" type="list" option.jsonf="on") {{
@@ -46,7 +46,7 @@ def _free_udp_port() -> int:
 
 
 class Rsyslog:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_message: str = "512k", tcp_port: int = 0) -> None:
         binary = shutil.which("rsyslogd") or (
             "/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None
         )
@@ -59,6 +59,7 @@ class Rsyslog:
                 "rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls); CI runs these tests"
             )
         self.dir, self.binary = folder, binary
+        self.tcp_port = tcp_port
         folder.mkdir(parents=True, exist_ok=True)
         authority = trustme.CA()
         cert = authority.issue_cert("127.0.0.1", "localhost")
@@ -67,16 +68,19 @@ class Rsyslog:
         cert.cert_chain_pems[0].write_to_path(str(folder / "cert.pem"))
         self.ca_file = str(folder / "ca.pem")
         self.udp = _free_udp_port()
-        (folder / "rsyslog.conf").write_text(TEMPLATE.format(dir=folder, udp=self.udp))
+        (folder / "rsyslog.conf").write_text(
+            TEMPLATE.format(dir=folder, udp=self.udp, max_message=max_message, tcp_port=tcp_port)
+        )
 
     def start(self) -> Rsyslog:
         command = [self.binary, "-n", "-f", str(self.dir / "rsyslog.conf"), "-i", str(self.dir / "pid")]
         self.stderr = (self.dir / "stderr").open("wb")
         self.process = subprocess.Popen(command, stderr=self.stderr)
-        for _ in range(100):
-            if (self.dir / "tcp.port").exists() and (self.dir / "tls.port").exists():
-                time.sleep(0.2)
-                self.tcp, self.tls = (int((self.dir / f"{name}.port").read_text()) for name in ("tcp", "tls"))
+        for _ in range(400):  # 20 s: a loaded machine
+            if (self.dir / "tls.port").exists() and (self.tcp_port or (self.dir / "tcp.port").exists()):
+                time.sleep(0.2)  # rsyslog writes a port file only for a port it chose itself
+                self.tls = int((self.dir / "tls.port").read_text())
+                self.tcp = self.tcp_port or int((self.dir / "tcp.port").read_text())
                 return self
             time.sleep(0.05)
         raise RuntimeError(f"rsyslogd did not start: {(self.dir / 'stderr').read_text()}")

@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from podship import __version__, config, conntest, logsetup, options, plugins, rules_cli
+from podship.core.pod import HOUR_MS
 from podship.errors import ConfigError
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
@@ -99,6 +100,9 @@ def _simulate_parser(commands: Any) -> None:
     )
     sim.add_argument("--frame-cache", type=int, default=0, help="keep this many encoded frames (benchmarks)")
     sim.add_argument(
+        "--release", type=float, default=0.2, help="seconds a session stays busy (409) after it ends"
+    )
+    sim.add_argument(
         "--tls", action="store_true", help="serve wss:// with a generated self-signed certificate"
     )
     sim.set_defaults(handler=_simulate)
@@ -120,7 +124,15 @@ def _demo_parser(commands: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
     logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
-    return asyncio.run(_serve(Pipeline(pipeline_config)))
+    return asyncio.run(_serve(_pipeline(pipeline_config, args.config)))
+
+
+def _pipeline(pipeline_config: config.PipelineConfig, path: str) -> Pipeline:
+    """The pipeline; a state directory it cannot use is a mistake of the file's `service`."""
+    try:
+        return Pipeline(pipeline_config)
+    except ConfigError as exc:
+        raise exc.located(file=path, plugin="service") from None
 
 
 def _relay(args: argparse.Namespace) -> int:
@@ -128,7 +140,7 @@ def _relay(args: argparse.Namespace) -> int:
     if not any(plugin.name == "forward" for plugin in pipeline_config.inputs):
         raise ConfigError("podship relay needs a `forward` input", file=args.config, plugin="pipeline")
     logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
-    return asyncio.run(_serve(Pipeline(pipeline_config)))
+    return asyncio.run(_serve(_pipeline(pipeline_config, args.config)))
 
 
 async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
@@ -199,6 +211,8 @@ def _sim_options(args: argparse.Namespace) -> SimOptions:
         timeline=line,
         speed=args.speed,
         faults=faults,
+        release_secs=args.release,
+        start_ms=line.epoch_ms + int(args.start_hours * HOUR_MS),
     )
 
 

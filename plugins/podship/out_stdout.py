@@ -8,6 +8,7 @@ event loop, whose keep-alive pings must go on.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import Any, BinaryIO
 
@@ -46,9 +47,13 @@ class StdoutOutput:
         await asyncio.to_thread(self._write, ndjson_batch(records))
 
     def _write(self, data: bytes) -> None:
+        """Every byte, or an error: os.write in a loop, because a buffered writer interrupted in
+        the middle of a large write to a full pipe was seen to drop part of it (under py-spy)."""
         try:
-            self.stream.write(data)
             self.stream.flush()
+            view, fd = memoryview(data), self.stream.fileno()
+            while view:
+                view = view[os.write(fd, view) :]
         except BrokenPipeError:
             raise OutputError("stdout: the reader closed the pipe", retryable=False) from None
         except OSError as exc:

@@ -45,6 +45,14 @@ OPTIONS = OptionTable(
             "Largest datagram; longer messages lose the original event, then are cut.",
             minimum=480,
         ),
+        Option(
+            "max_message_bytes",
+            "size",
+            0,
+            "TCP/TLS: largest message the receiver takes (rsyslog: maxMessageSize); longer ones lose the "
+            "original event, then are cut. 0: no limit.",
+            minimum=0,
+        ),
         Option("facility", "str", "local0", "Syslog facility.", choices=tuple(syslog.FACILITIES)),
         Option(
             "severity",
@@ -100,8 +108,9 @@ class SyslogOutput:
         if self.values["mode"] == "udp":
             await self._datagrams(records)
             return
+        pid, limit = os.getpid(), self.values["max_message_bytes"]
         payload = b"".join(
-            syslog.frame(syslog.message(record, self.layout, os.getpid()), self.framing) for record in records
+            syslog.frame(syslog.message(record, self.layout, pid, limit), self.framing) for record in records
         )
         attempt = 0
         while True:

@@ -1,4 +1,11 @@
-"""Records as NDJSON: one UTF-8 JSON object per line (newlines inside strings are escaped)."""
+"""JSON in and out of the hot path: frames to events, records to NDJSON lines.
+
+orjson parses about 1.5x and serialises about 4x faster than the standard library here (measured
+in tests/benchmarks/harness.py), and JSON is most of the per-event work. Where orjson refuses what
+the standard library accepts (lone surrogates, NaN, a byte-order mark; integers beyond 64 bits on
+output), the standard library takes over, so the choice of parser never loses an event. orjson
+reads integers beyond 64 bits as floats; PoD sends none, and SIEMs read JSON numbers as doubles.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +13,32 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+import orjson
+
+# ASCII escapes keep the fallback's output valid UTF-8 even for a lone surrogate.
+_fallback = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
+
+
+def loads(data: bytes | str) -> Any:
+    """The JSON value of `data`; ValueError (or UnicodeDecodeError) when it is not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+def dumps(record: dict[str, Any]) -> bytes:
+    """One record as compact UTF-8 JSON."""
+    try:
+        return orjson.dumps(record)
+    except TypeError:
+        return _fallback.encode(record).encode()
 
 
 def ndjson_line(record: dict[str, Any]) -> bytes:
-    return (_encoder.encode(record) + "\n").encode()
+    return dumps(record) + b"\n"
 
 
 def ndjson_batch(records: Iterable[dict[str, Any]]) -> bytes:
     """A whole batch as one buffer, so that it is written with one call."""
-    return "".join(_encoder.encode(record) + "\n" for record in records).encode()
+    return b"".join([dumps(record) + b"\n" for record in records])

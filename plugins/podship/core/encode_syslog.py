@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from podship.core.encode_json import dumps
+
 FACILITIES = {"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "authpriv": 10}
 FACILITIES.update({f"local{n}": 16 + n for n in range(8)})
 SEVERITIES = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
@@ -75,39 +77,35 @@ def structured_data(record: dict[str, Any], layout: Layout) -> str:
     return f"[{sd_name(layout.sd_id)} {' '.join(params)}]"
 
 
-def rfc5424(record: dict[str, Any], layout: Layout, msg: str, procid: int) -> bytes:
+def rfc5424(record: dict[str, Any], layout: Layout, msg: bytes, procid: int) -> bytes:
     pri = FACILITIES[layout.facility] * 8 + severity_of(record, layout)
     stamp = header_field(record.get("event_time"), 48)
     host = header_field(layout.hostname or record.get("reporting_host"), 255)
     app, msgid = header_field(layout.app_name, 48), header_field(record.get("event_type"), 32)
     head = f"<{pri}>1 {stamp} {host} {app} {procid} {msgid}"
-    return f"{head} {structured_data(record, layout)} {msg}".encode()
+    return f"{head} {structured_data(record, layout)} ".encode() + msg
 
 
-def rfc3164(record: dict[str, Any], layout: Layout, msg: str, procid: int) -> bytes:
+def rfc3164(record: dict[str, Any], layout: Layout, msg: bytes, procid: int) -> bytes:
     """BSD syslog: the event time (UTC) as `Mmm dd hh:mm:ss`, TAG `app[pid]:`."""
     pri = FACILITIES[layout.facility] * 8 + severity_of(record, layout)
     moment = time.gmtime(int(record.get("timestamp", 0)) / 1000)
     clock = time.strftime("%H:%M:%S", moment)
     stamp = f"{_MONTHS[moment.tm_mon - 1]} {moment.tm_mday:2d} {clock}"
     host = header_field(layout.hostname or record.get("reporting_host"), 255)
-    return f"<{pri}>{stamp} {host} {header_field(layout.app_name, 32)}[{procid}]: {msg}".encode()
+    return f"<{pri}>{stamp} {host} {header_field(layout.app_name, 32)}[{procid}]: ".encode() + msg
 
 
 def message(record: dict[str, Any], layout: Layout, procid: int, max_bytes: int = 0) -> bytes:
     """One message; with `max_bytes` (UDP), over-long ones lose the original event, then are cut."""
     build = rfc5424 if layout.format == "rfc5424" else rfc3164
-    data = build(record, layout, _json(record), procid)
+    data = build(record, layout, dumps(record), procid)
     if not max_bytes or len(data) <= max_bytes:
         return data
     slim = {key: value for key, value in record.items() if key != "proofpoint_on_demand"}
     slim["truncated"] = True
-    data = build(record, layout, _json(slim), procid)
+    data = build(record, layout, dumps(slim), procid)
     return data if len(data) <= max_bytes else data[:max_bytes].decode("utf-8", "ignore").encode()
-
-
-def _json(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
 def frame(data: bytes, framing: str) -> bytes:
