@@ -264,7 +264,6 @@ class ProofpointInput:
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0
         self.stopping = asyncio.Event()
-        self._unsaved: list[tuple[str, int]] = []
         self._started = time.monotonic()
         self.log = logging.LoggerAdapter(log, {"connector": self.name})
 
@@ -292,14 +291,13 @@ class ProofpointInput:
         """Every output has these events."""
         assert self.coverage is not None, "events are acknowledged only after they were admitted"
         self.coverage.acknowledge(pairs)
-        self._unsaved.extend(pairs)
+        self.store.journal(pairs)
         self.stats.delivered += len(pairs)
 
     def commit(self, *, final: bool = False) -> None:
         """Persist progress; a final commit after a clean close lets the next start resume live."""
         if self.coverage is not None:
-            self.store.commit(self.coverage, self._unsaved, clean=final)
-        self._unsaved = []
+            self.store.commit(self.coverage, clean=final)
 
     # --- the connector loop ------------------------------------------------------------------
 

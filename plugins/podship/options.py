@@ -151,8 +151,13 @@ class Option:
             raise ConfigError(f"expected one of {', '.join(self.choices)}, got {value!r}", option=self.name)
         if self.minimum is not None and value < self.minimum:
             raise ConfigError(f"must be at least {self.minimum:g}, got {value!r}", option=self.name)
-        if self.maximum is not None and value > self.maximum:
-            raise ConfigError(f"must be at most {self.maximum:g}, got {value!r}", option=self.name)
+        maximum = self.maximum if self.maximum is not None else _CEILINGS.get(self.type)
+        if maximum is not None and value > maximum:
+            raise ConfigError(f"must be at most {maximum:g}, got {value!r}", option=self.name)
+
+
+# Where an option names no maximum, a value past these is a typo, not a wish (10**30 bytes...).
+_CEILINGS = {"size": float(1 << 40), "int": float(1 << 40), "duration": 10 * 365 * 86400.0}
 
 
 @dataclass(frozen=True)

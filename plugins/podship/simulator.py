@@ -26,6 +26,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame as WsFrame
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from podship.core.pod import HOUR_MS, TYPES, canonical_type, ceil_hour, floor_hour, parse_ts
 from podship.simgen import Timeline
@@ -83,6 +84,7 @@ class _Session:
     resume_k: int | None = None
     dropped_at: int = 0
     released_at: float = 0.0
+    holder: ServerConnection | None = None  # whose handshake took the session
 
 
 class _Connection(ServerConnection):
@@ -164,13 +166,16 @@ class Simulator:
         url = urlsplit(request.path)
         if url.path.startswith("/_sim/"):
             return self._control(connection, url.path, parse_qs(url.query))
-        status, text = self._admit(request, url.path, {k: v[-1] for k, v in parse_qs(url.query).items()})
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        status, text = self._admit(connection, request, url.path, query)
         if status != http.HTTPStatus.SWITCHING_PROTOCOLS:
             self.stats["refused"] += 1
             return connection.respond(status, text)
         return None
 
-    def _admit(self, request: Request, path: str, query: dict[str, str]) -> tuple[int, str]:
+    def _admit(
+        self, connection: ServerConnection, request: Request, path: str, query: dict[str, str]
+    ) -> tuple[int, str]:
         if request.method != "GET":
             return 405, "Method Not Allowed\n"
         if path != "/v1/stream":
@@ -183,7 +188,7 @@ class Simulator:
             return 400, problem
         if stream.cid != self.options.tokens[token]:
             return 401, "Unauthorized: wrong cluster id for this token\n"
-        return self._open(stream)
+        return self._open(stream, connection)
 
     def _parse_stream(self, token: str, query: dict[str, str]) -> tuple[_Stream | None, str]:
         cid, kind = query.get("cid", ""), query.get("type", "")
@@ -199,15 +204,17 @@ class Simulator:
             return None, "sinceTime is older than 30 days\n"
         return _Stream(token, cid, kind, since, to), ""
 
-    def _open(self, stream: _Stream) -> tuple[int, str]:
+    def _open(self, stream: _Stream, connection: ServerConnection) -> tuple[int, str]:
         faults = self.options.faults
         if faults.refuse_count > 0:
             faults.refuse_count -= 1
             return faults.refuse_status, "Refused by fault injection\n"
         session = self.sessions.setdefault((stream.token, stream.kind), _Session())
-        if session.active or time.monotonic() < session.released_at + self.options.release_secs:
+        # A client that vanishes during its handshake never reaches the handler: its session is free.
+        busy = session.active and session.holder is not None and session.holder.state is not State.CLOSED
+        if busy or time.monotonic() < session.released_at + self.options.release_secs:
             return 409, "Conflict: a session for this token and type exists\n"
-        session.active = True
+        session.active, session.holder = True, connection
         return http.HTTPStatus.SWITCHING_PROTOCOLS, ""
 
     def _process_response(self, connection: ServerConnection, request: Request, response: Response) -> None:

@@ -31,9 +31,11 @@ class Store:
         self.root = state_dir / connector
         self.dead_letter_max_bytes = dead_letter_max_bytes
         self._journal_lines = 0
+        self._journal_fd: int | None = None
         if not create:  # `podship test` touches no state
             return
         try:
+            self.root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             probe = self.root / ".probe"
             probe.write_bytes(b"")
@@ -46,8 +48,10 @@ class Store:
     def load(self, timing: Timing, now: int, backfill_ms: int) -> Coverage:
         """The saved coverage, or a fresh one that backfills `backfill_ms`."""
         path = self.root / _CHECKPOINT
-        if not path.exists():
-            return Coverage.fresh(timing, now, backfill_ms)
+        if not path.exists():  # a first start, or a crash before the first checkpoint: ids may be journaled
+            coverage = Coverage.fresh(timing, now, backfill_ms)
+            coverage.seen = self._read_journal()
+            return coverage
         snapshot = json.loads(path.read_text())
         coverage = Coverage.restore(timing, snapshot, self._read_journal())
         coverage.prune()
@@ -66,27 +70,31 @@ class Store:
                 self._journal_lines += 1
         return seen
 
-    def commit(self, coverage: Coverage, acked: Iterable[tuple[str, int]], *, clean: bool = False) -> None:
-        """Journal the newly acknowledged ids, then replace the checkpoint atomically."""
-        lines = [f"{ts} {event_id}\n" for event_id, ts in acked]
-        coverage.prune()
-        if self._journal_lines + len(lines) > 2 * len(coverage.seen) + 10_000:
-            self._compact(coverage.seen)
-        elif lines:
-            self._append(lines)
-        self._replace(_CHECKPOINT, json.dumps(coverage.snapshot(clean_close=clean)).encode())
+    def journal(self, acked: Iterable[tuple[str, int]]) -> None:
+        """Append acknowledged ids at once: a write survives `kill -9` (fsync waits for `commit`),
+        so a crash repeats at most the batch that was being delivered when it struck."""
+        lines = "".join([f"{ts} {event_id}\n" for event_id, ts in acked])
+        if not lines:
+            return
+        if self._journal_fd is None:
+            self._journal_fd = os.open(self.root / _JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(self._journal_fd, lines.encode())
+        self._journal_lines += lines.count("\n")
 
-    def _append(self, lines: list[str]) -> None:
-        fd = os.open(self.root / _JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, "".join(lines).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._journal_lines += len(lines)
+    def commit(self, coverage: Coverage, *, clean: bool = False) -> None:
+        """Make the journal durable, compact it when mostly forgotten, replace the checkpoint."""
+        coverage.prune()
+        if self._journal_fd is not None:
+            os.fsync(self._journal_fd)
+        if self._journal_lines > 2 * len(coverage.seen) + 10_000:
+            self._compact(coverage.seen)
+        self._replace(_CHECKPOINT, json.dumps(coverage.snapshot(clean_close=clean)).encode())
 
     def _compact(self, seen: dict[str, int]) -> None:
         body = "".join(f"{ts} {event_id}\n" for event_id, ts in seen.items())
+        if self._journal_fd is not None:  # the file is replaced: appends must go to the new one
+            os.close(self._journal_fd)
+            self._journal_fd = None
         self._replace(_JOURNAL, body.encode())
         self._journal_lines = len(seen)
 

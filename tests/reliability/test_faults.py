@@ -1,0 +1,80 @@
+"""Faults of the network and the server: the real podship process against the simulator.
+
+Drops without a close frame that lose the frames in flight, storms of 409, 429 and 503 refusals,
+and outages longer than the server's one-hour live resume, again and again: every event of the
+covered period reaches stdout exactly once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from podship.core.pod import HOUR_MS, floor_hour
+from podship.simulator import Faults
+from tests.reliability.common import (
+    ARCHIVE_DELAY,
+    KEY,
+    FileLedger,
+    Podship,
+    expected,
+    scaled,
+    timeline,
+    wait_for,
+)
+
+
+def covered_until(sim):
+    """The last hour the archive holds completely: podship can prove nothing later yet."""
+    return floor_hour(sim.clock.now() - ARCHIVE_DELAY)
+
+
+@pytest.mark.parametrize("status", [409, 429, 503])
+async def test_refusal_storms_and_drops_lose_nothing_and_repeat_nothing(simulator, tmp_path, status):
+    line = timeline(seed=21 + status)
+    start = line.epoch_ms + 6 * HOUR_MS
+    faults = Faults(drop_every=150, drop_lose=4, refuse_count=12, refuse_status=status)
+    sim = await simulator(
+        timeline=line, start_ms=start, faults=faults, release_secs=0.05, tokens={KEY: "acme_hosted"}
+    )
+    podship, ledger = Podship(tmp_path, sim), None
+    ledger = FileLedger(podship.stdout)
+    await podship.start()
+    await wait_for(podship.started, 60, "both connectors started")  # they backfill from this clock
+    for _ in range(scaled(2, 6)):  # an hour of live traffic with drops, and a storm at each reconnect
+        faults.refuse_count = 12
+        sim.clock.advance(HOUR_MS)
+        target = sim.clock.now() - 5 * 60_000
+        await wait_for(lambda t=target: ledger.read() and ledger.newest >= t, 120, "live catch-up")
+    assert await podship.terminate() == 0
+    sim.clock.advance(2 * HOUR_MS)  # down for two hours: every hole's hours are complete in the archive
+    await podship.start()
+    covered = expected(line, start - 2 * HOUR_MS, covered_until(sim))
+    await wait_for(lambda: covered <= set(ledger.read()), 180, "every hole repaired")
+    assert await podship.terminate() == 0
+    missing, twice = ledger.verdict(
+        f"refusals {status}", covered, drops=sim.stats["drops"], refused=sim.stats["refused"]
+    )
+    assert not missing and not twice and not ledger.torn
+    assert sim.stats["drops"] >= 2 and sim.stats["refused"] >= 12
+
+
+async def test_repeated_outages_longer_than_an_hour(simulator, tmp_path):
+    line = timeline(seed=31)
+    start = line.epoch_ms + 4 * HOUR_MS
+    sim = await simulator(timeline=line, start_ms=start, release_secs=0.05, tokens={KEY: "acme_hosted"})
+    podship = Podship(tmp_path, sim)
+    ledger = FileLedger(podship.stdout)
+    outages = scaled(3, 10)
+    for n in range(outages):
+        await podship.start()
+        now_covered = expected(line, start - 2 * HOUR_MS, covered_until(sim))
+        await wait_for(lambda c=now_covered: c <= set(ledger.read()), 180, f"coverage after outage {n}")
+        assert await podship.terminate() == 0
+        sim.clock.advance(HOUR_MS + (n % 3) * 25 * 60_000)  # 60, 85, 110 minutes down
+    await podship.start()
+    sim.clock.advance(HOUR_MS)
+    covered = expected(line, start - 2 * HOUR_MS, covered_until(sim))
+    await wait_for(lambda: covered <= set(ledger.read()), 180, "the last outage repaired")
+    assert await podship.terminate() == 0
+    missing, twice = ledger.verdict("outages", covered, outages=outages)
+    assert not missing and not twice
