@@ -113,7 +113,10 @@ class Podship:
         STARTED.append(self)
 
     async def terminate(self) -> int:
+        """SIGTERM once podship catches it: one sent during start-up, before the handler is set,
+        would end the process by the default action (-15), which is not what this tests."""
         assert self.process is not None
+        await wait_for(self._catches_sigterm, 20, "podship to install its SIGTERM handler")
         self.process.send_signal(signal.SIGTERM)
         return await asyncio.wait_for(self.process.wait(), 60)
 
@@ -127,6 +130,12 @@ class Podship:
         """Every connector has saved a checkpoint: it knows the server's clock."""
         state = self.config.parent / "state"
         return all((state / f"acme-{kind}" / "checkpoint.json").exists() for kind in KINDS)
+
+    def _catches_sigterm(self) -> bool:
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        caught = int(status.split("SigCgt:")[1].split()[0], 16)
+        return bool(caught >> (signal.SIGTERM - 1) & 1)
 
     def rss_mib(self) -> float:
         assert self.process is not None
