@@ -14,10 +14,10 @@ import pytest
 from podship.core.pod import HOUR_MS, floor_hour
 from tests.forward_peer import ForwardPeer
 from tests.reliability.common import (
-    SOAK,
     ARCHIVE_DELAY,
     BATCH,
     KEY,
+    SOAK,
     Ledger,
     Podship,
     expected,
