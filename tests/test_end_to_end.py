@@ -12,38 +12,18 @@ import asyncio
 import json
 import signal
 import time
-from collections import Counter
 
 from podship.core.pod import HOUR_MS, floor_hour
 from podship.simgen import Timeline
 from podship.simulator import Faults
 from tests.conftest import write_pipeline
 from tests.pipes import connector, run_podship
+from tests.reliability.common import FileLedger
 
 KEY = "pod-key-for-the-end-to-end-test-7f3a9c"
 LINE = Timeline(seed=11, rates={"message": 0.5, "maillog": 1.0, "audit": 0.0001}, big_every=1500)
 S0 = LINE.epoch_ms + 10 * HOUR_MS
 ARCHIVE_DELAY = 35 * 60_000
-
-
-class Output:
-    """Reads podship's stdout file incrementally and counts every event id."""
-
-    def __init__(self, path):
-        self.path, self.offset, self.ids, self.largest, self.newest = path, 0, Counter(), 0, 0
-
-    def read(self):
-        with self.path.open("rb") as stream:
-            stream.seek(self.offset)
-            data = stream.read()
-        complete = data[: data.rfind(b"\n") + 1]
-        self.offset += len(complete)
-        for line in complete.splitlines():
-            record = json.loads(line)
-            self.ids[record["event_id"]] += 1
-            self.largest = max(self.largest, len(line))
-            self.newest = max(self.newest, record["timestamp"])
-        return self.ids
 
 
 class Podship:
@@ -106,7 +86,7 @@ async def test_nothing_lost_nothing_twice_through_drops_refusals_junk_and_outage
         timeline=LINE, start_ms=S0, faults=faults, release_secs=0.1, tokens={KEY: "acme_hosted"}
     )
     podship, output = Podship(tmp_path, sim), None
-    output = Output(podship.stdout)
+    output = FileLedger(podship.stdout)
 
     # 1. First start: backfill two hours from the archive, then live. Stop cleanly.
     await podship.start()

@@ -69,7 +69,7 @@ class FileLedger(Ledger):
 
     def __init__(self, path: Path) -> None:
         super().__init__()
-        self.path, self.offset = path, 0
+        self.path, self.offset, self.largest = path, 0, 0
 
     def read(self) -> Counter[str]:
         if self.path.exists():
@@ -83,6 +83,7 @@ class FileLedger(Ledger):
         return self.ids
 
     def _line(self, line: bytes) -> None:
+        self.largest = max(self.largest, len(line))
         try:
             self.add(json.loads(line))
         except ValueError:  # a record cut by kill -9, then the next process's first record
