@@ -5,7 +5,6 @@ import json
 import pytest
 
 from podship.core.pod import (
-    backoff,
     ceil_hour,
     decode_frame,
     event_identity,
@@ -141,11 +140,3 @@ def test_event_identity_per_type():
 def test_event_identity_says_what_is_missing(event, reason):
     with pytest.raises(ValueError, match=reason):
         event_identity(event, "message")
-
-
-def test_backoff_doubles_with_jitter_and_caps():
-    assert backoff(0, 2, 60, 1.0) == 2
-    assert backoff(0, 2, 60, 0.0) == 1
-    assert backoff(3, 2, 60, 1.0) == 16
-    assert backoff(10, 2, 60, 1.0) == 60
-    assert backoff(10_000, 2, 60, 0.5) == 45

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_forward as fwd
-from podship.core.pod import backoff
+from podship.core.retry import backoff
 from podship.options import Option, OptionTable
 from podship.state import Store
 from podship.tls import client_context

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_syslog as syslog
-from podship.core.pod import backoff
+from podship.core.retry import Backoff
+from podship.errors import StreamError
+from podship.netio import mapped
 from podship.options import Option, OptionTable
 from podship.tls import client_context
 
@@ -112,22 +114,22 @@ class SyslogOutput:
         payload = b"".join(
             syslog.frame(syslog.message(record, self.layout, pid, limit), self.framing) for record in records
         )
-        attempt = 0
+        retry = Backoff(0.1, self.values["reconnect_max"])
         while True:
             try:
                 await self._stream_write(payload)
                 return
-            except (OSError, TimeoutError) as exc:
+            except StreamError as exc:
                 self._close_stream()
-                delay = backoff(attempt, 0.1, self.values["reconnect_max"], random.random())
+                delay = retry.failed(random.random())
                 log.warning("syslog: batch not delivered (%s); sending it again in %.1fs", exc, delay)
-                attempt += 1
                 await asyncio.sleep(delay)
 
     async def _stream_write(self, payload: bytes) -> None:
-        writer = self._writer or await self._connect()
-        writer.write(payload)
-        await writer.drain()
+        with mapped(f"{self.values['host']}:{self.values['port']}"):
+            writer = self._writer or await self._connect()
+            writer.write(payload)
+            await writer.drain()
 
     async def _connect(self) -> asyncio.StreamWriter:
         opening = asyncio.open_connection(self.values["host"], self.values["port"], ssl=self._tls())

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from podship import status
 from podship.config import PipelineConfig, PluginConfig
-from podship.core.pod import backoff
+from podship.core.retry import Backoff
 from podship.errors import OutputError
 from podship.filter_rules import LogFilter
 from podship.in_forward import ForwardInput
@@ -179,7 +179,7 @@ class Pipeline:
             records = [record for record, tags in tagged if not output.tags or output.tags & tags]
             if not records:
                 continue
-            attempt = 0
+            retry = Backoff(0.5, 30.0)
             while True:
                 try:
                     await output.write(records)
@@ -187,10 +187,9 @@ class Pipeline:
                 except OutputError as exc:
                     if not exc.retryable:
                         raise
-                    delay = backoff(attempt, 0.5, 30.0, random.random())
+                    delay = retry.failed(random.random())
                     log.warning("output %s failed: %s; retrying in %.1fs", output.name, exc, delay)
                     await asyncio.sleep(delay)
-                    attempt += 1
 
     def _acknowledge(self, batch: list[Item]) -> None:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)

@@ -65,13 +65,6 @@ def ceil_hour(ms: int) -> int:
     return floor_hour(ms + HOUR_MS - 1)
 
 
-def backoff(attempt: int, low: float, high: float, fraction: float) -> float:
-    """Exponential backoff with jitter: `fraction` (0..1, random) picks between half and all of
-    `low * 2**attempt`, capped at `high`. Jitter keeps many connectors from retrying in step."""
-    ceiling = min(high, low * (1 << min(attempt, 30)))
-    return ceiling * (0.5 + fraction / 2)
-
-
 def canonical_type(name: str) -> str:
     name = TYPE_ALIASES.get(name, name)
     if name not in TYPES:
