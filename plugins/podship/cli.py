@@ -25,7 +25,7 @@ from podship.core.pod import HOUR_MS
 from podship.errors import ConfigError
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
-from podship.simulator import Faults, SimOptions, Simulator
+from podship.simulator import Faults, SimOptions, Simulator, real_world_faults
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -104,6 +104,11 @@ def _simulate_parser(commands: Any) -> None:
     )
     sim.add_argument(
         "--tls", action="store_true", help="serve wss:// with a generated self-signed certificate"
+    )
+    sim.add_argument(
+        "--real-faults",
+        action="store_true",
+        help="cut connections every 250 frames, 409 for 3 s after every session, refusal storms",
     )
     sim.set_defaults(handler=_simulate)
 
@@ -203,6 +208,8 @@ def _sim_options(args: argparse.Namespace) -> SimOptions:
         refuse_count=args.refuse,
         refuse_status=args.refuse_status,
     )
+    if args.real_faults:
+        faults, args.release = real_world_faults(), max(args.release, 3.0)
     token = os.environ.get("PODSHIP_SIM_TOKEN", "sim-token")
     return SimOptions(
         host=args.host,

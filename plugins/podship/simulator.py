@@ -39,12 +39,23 @@ _BAD_FRAMES: tuple[str | bytes, ...] = ("", '{"guid": "broken', "[1, 2, 3]", b"\
 class Faults:
     """Faults injected on demand; counters run over the simulator's whole life."""
 
-    drop_every: int = 0  # abort the TCP connection of a live session every N event frames
+    drop_every: int = 0  # abort the TCP connection of the live session sending every Nth event frame
+    cut_archive: bool = False  # ... and archive sessions too (hour-granular: an hour needs fewer events)
     drop_lose: int = 3  # frames the server counts as sent but the client never gets, per drop
     refuse_count: int = 0  # refuse this many handshakes ...
     refuse_status: int = 409  # ... with this status
+    storm_every: int = 0  # after every Nth session accepted, refuse the next `storm_size` handshakes
+    storm_size: int = 0
     bad_every: int = 0  # after every N event frames, send an empty, malformed or binary junk frame
     binary_every: int = 7  # send every Nth event as a binary frame (clients must accept both)
+
+
+def real_world_faults() -> Faults:
+    """The fault profile of the catch-up tests and benchmark: what the real API does to clients.
+    Pair it with `release_secs=3.0` (409 for 3 s after every session ends)."""
+    return Faults(
+        drop_every=250, drop_lose=3, cut_archive=True, storm_every=25, storm_size=3, refuse_status=503
+    )
 
 
 @dataclass
@@ -120,6 +131,8 @@ class Simulator:
         self.stats: dict[str, int] = {"handshakes": 0, "refused": 0, "drops": 0, "frames": 0, "bad_frames": 0}
         self._server: Server | None = None
         self._frames: dict[tuple[str, int], str] = {}
+        self._counted = 0  # event frames sent by every session, for `drop_every`
+        self._opens = 0  # sessions accepted, for `storm_every`
 
     @property
     def timeline(self) -> Timeline:
@@ -215,6 +228,9 @@ class Simulator:
         if busy or time.monotonic() < session.released_at + self.options.release_secs:
             return 409, "Conflict: a session for this token and type exists\n"
         session.active, session.holder = True, connection
+        self._opens += 1
+        if faults.storm_every and self._opens % faults.storm_every == 0:
+            faults.refuse_count += faults.storm_size
         return http.HTTPStatus.SWITCHING_PROTOCOLS, ""
 
     def _process_response(self, connection: ServerConnection, request: Request, response: Response) -> None:
@@ -279,7 +295,7 @@ class Simulator:
         while True:
             while self.timeline.at(kind, k) <= self.clock.now():
                 sent += 1
-                if self._should_drop(sent):
+                if self._should_drop():
                     session.resume_k = k + self.options.faults.drop_lose
                     self._abort(connection)
                     return
@@ -289,9 +305,11 @@ class Simulator:
             if not await self._wait(connection, self.timeline.at(kind, k)):
                 return
 
-    def _should_drop(self, sent: int) -> bool:
+    def _should_drop(self) -> bool:
+        """Counted across sessions, so that a session re-sending an hour still gets further."""
+        self._counted += 1
         every = self.options.faults.drop_every
-        return every > 0 and sent % every == 0
+        return every > 0 and self._counted % every == 0
 
     def _abort(self, connection: ServerConnection) -> None:
         self.stats["drops"] += 1
@@ -343,6 +361,9 @@ class Simulator:
                 continue
             if start <= line.ts(kind, k) < end:
                 sent += 1
+                if self.options.faults.cut_archive and self._should_drop():
+                    self._abort(connection)
+                    return
                 await self._send_event(connection, kind, k, sent)
             k += 1
         await connection.close(1000, "archive window complete")
