@@ -12,27 +12,62 @@ def holes(coverage):
     return [(hole.start, hole.end) for hole in coverage.holes]
 
 
-def test_first_start_backfills_hour_by_hour_once_the_archive_holds_each_hour():
-    coverage = Coverage.fresh(TIMING, T0 + 30 * M, backfill_ms=3 * H)
-    coverage.live_opened(T0 + 30 * M)
+def test_a_first_start_fetches_the_seam_early_then_the_complete_hours_then_each_seam_hour_again():
+    now = T0 + 30 * M
+    coverage = Coverage.fresh(TIMING, now, backfill_ms=3 * H)
+    coverage.live_opened(now)
     assert holes(coverage) == [(T0 - 150 * M, T0 + 35 * M)]
-    # T0-3h is complete in the archive at T0-1h; T0-1h only at T0+1h.
-    assert coverage.next_action(T0 + 30 * M) == Archive(T0 - 3 * H)
-    coverage.archive_done(T0 - 3 * H)
-    assert coverage.next_action(T0 + 30 * M) == Archive(T0 - 2 * H)
-    coverage.archive_done(T0 - 2 * H)
-    assert coverage.next_action(T0 + 30 * M) == Live(until=T0 + H)
-    coverage.archive_done(T0 - H)
-    assert coverage.next_action(T0 + 30 * M) == Live(until=T0 + 2 * H)
-    coverage.archive_done(T0)
+    # T0-1h and T0 are not complete in the archive, but it holds part of them: fetched first.
+    assert coverage.next_action(now) == Archive(T0 - H, T0 + H)
+    coverage.archive_fetched(Archive(T0 - H, T0 + H), opened_at=now)
+    assert holes(coverage) == [(T0 - 150 * M, T0 - H), (T0 - 30 * M, T0 + 35 * M)]
+    # The complete hours in one window; what the archive held completely is repaired.
+    assert coverage.next_action(now) == Archive(T0 - 3 * H, T0 - H)
+    coverage.archive_fetched(Archive(T0 - 3 * H, T0 - H), opened_at=now)
+    assert holes(coverage) == [(T0 - 30 * M, T0 + 35 * M)]
+    # Each seam hour once more, an archive delay after the hole's end in it.
+    assert coverage.next_action(now) == Live(until=T0 + H)
+    assert coverage.next_action(T0 + H) == Archive(T0 - H, T0)
+    coverage.archive_fetched(Archive(T0 - H, T0), opened_at=T0 + H)
+    assert coverage.next_action(T0 + H) == Live(until=T0 + 95 * M)
+    coverage.archive_fetched(Archive(T0, T0 + H), opened_at=T0 + 95 * M)
     assert holes(coverage) == []
-    assert coverage.next_action(T0 + 30 * M) == Live(until=None)
+    assert coverage.next_action(T0 + 95 * M) == Live(until=None)
+
+
+def test_a_drop_in_live_is_fetched_once_the_archive_holds_the_hole_whole():
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 10 * M, T0 + 16 * M)])
+    # early: 30 minutes after the hole starts; final: an hour after it ends
+    assert coverage.next_action(T0 + 20 * M) == Live(until=T0 + 40 * M)
+    assert coverage.next_action(T0 + 40 * M) == Archive(T0, T0 + H)
+    coverage.archive_fetched(Archive(T0, T0 + H), opened_at=T0 + 40 * M)
+    assert coverage.next_action(T0 + 40 * M) == Live(until=T0 + 76 * M)
+    coverage.archive_fetched(Archive(T0, T0 + H), opened_at=T0 + 76 * M)
+    assert holes(coverage) == []
+
+
+def test_a_window_cut_short_repairs_what_came_before_the_cut():
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 - 5 * H, T0 - 2 * H)])
+    window = coverage.next_action(T0)
+    assert window == Archive(T0 - 5 * H, T0 - 2 * H)
+    coverage.archive_fetched(window, opened_at=T0, reached=T0 - 4 * H + 20 * M)
+    assert holes(coverage) == [(T0 - 4 * H + 20 * M, T0 - 2 * H)]
+    assert coverage.next_action(T0) == Archive(T0 - 4 * H, T0 - 2 * H)
+
+
+def test_holes_never_overlap_and_an_inverted_one_is_dropped():
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0, T0 + 10 * M), Hole(T0 + 5 * M, T0 + 20 * M)])
+    coverage.live_closed(T0 + 30 * M, clean=False)
+    coverage.live_opened(T0 - 2 * H)  # the server's clock stepped back two hours
+    assert holes(coverage) == [(T0, T0 + 20 * M), (T0 + 25 * M, T0 + 30 * M)]
+    assert coverage.problems() == []
 
 
 def test_an_abnormal_drop_opens_a_hole_from_the_last_event_that_closes_at_the_next_live_start():
     coverage = Coverage(TIMING, watermark=T0)
     coverage.live_opened(T0)
     assert coverage.admit("a", T0 + 10 * M)
+    coverage.saw(T0 + 10 * M)
     coverage.live_closed(T0 + 11 * M, clean=False)
     assert holes(coverage) == [(T0 + 5 * M, None)]
     coverage.live_opened(T0 + 12 * M)
@@ -62,18 +97,17 @@ def test_a_clean_close_longer_than_the_resume_window_is_a_hole():
     assert holes(coverage) == [(T0 - 4 * M, T0 + 57 * M)]
 
 
-def test_archive_done_splits_a_hole_that_spans_several_hours():
+def test_a_window_splits_a_hole_that_spans_several_hours():
     coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 30 * M, T0 + 2 * H + 10 * M)])
-    coverage.archive_done(T0 + H)
+    coverage.archive_fetched(Archive(T0 + H, T0 + 2 * H), opened_at=T0 + 5 * H)
     assert holes(coverage) == [(T0 + 30 * M, T0 + H), (T0 + 2 * H, T0 + 2 * H + 10 * M)]
-    coverage.archive_done(T0)
-    coverage.archive_done(T0 + 2 * H)
+    coverage.archive_fetched(Archive(T0, T0 + 3 * H), opened_at=T0 + 5 * H)
     assert holes(coverage) == []
 
 
-def test_archive_done_on_an_open_hole_keeps_it_open_after_the_hour():
+def test_a_window_on_an_open_hole_keeps_it_open_after_the_window():
     coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 30 * M)])
-    coverage.archive_done(T0)
+    coverage.archive_fetched(Archive(T0, T0 + H), opened_at=T0 + 5 * H)
     assert holes(coverage) == [(T0 + H, None)]
 
 
@@ -152,7 +186,7 @@ def test_hours_beyond_the_archive_retention_are_counted_not_fetched():
     coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0, T0 + 24 * H + 2 * H)])
     action = coverage.next_action(now)
     oldest = T0 + 24 * H + H  # the first hour the archive still holds, with an hour of margin
-    assert action == Archive(oldest)
+    assert action == Archive(oldest, T0 + 26 * H)
     assert coverage.unrecoverable_ms == oldest - T0
     assert holes(coverage) == [(oldest, T0 + 26 * H)]
 

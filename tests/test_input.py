@@ -53,15 +53,29 @@ async def test_a_wrong_key_stops_the_connector_and_says_what_to_check(simulator,
     assert "sim-token" not in message
 
 
-async def test_a_burst_of_409s_is_retried(simulator, tmp_path):
+async def test_a_burst_of_409s_at_start_is_waited_out_as_a_release_not_an_error(simulator, tmp_path, caplog):
     busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
     sim = await simulator(timeline=busy, start_ms=START, faults=Faults(refuse_count=6, refuse_status=409))
     pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
     code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 5, timeout=20)
     out.close()
     assert code == 0
-    assert pipeline.inputs[0].stats.refusals == 6
+    stats = pipeline.inputs[0].stats
+    assert (stats.release_waits, stats.refusals, stats.reconnects, stats.last_error) == (6, 0, 0, "")
+    assert "another connector or collector" not in caplog.text
     assert len(ids_of(tmp_path)) >= 5
+
+
+async def test_a_503_storm_backs_off_and_the_first_good_session_resets_the_backoff(simulator, tmp_path):
+    busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
+    sim = await simulator(timeline=busy, start_ms=START, faults=Faults(refuse_count=2, refuse_status=503))
+    pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
+    source = pipeline.inputs[0]
+    code = await run_until(pipeline, lambda: len(ids_of(tmp_path)) >= 5, timeout=20)
+    out.close()
+    assert code == 0
+    assert (source.stats.refusals, source.stats.reconnects) == (2, 2)
+    assert source.core.retry.failures == 0, "a session that delivered frames is progress"
 
 
 async def test_bad_frames_are_dead_lettered_with_a_reason_and_the_stream_goes_on(simulator, tmp_path):
@@ -197,3 +211,27 @@ async def test_the_connection_goes_through_an_http_connect_proxy(simulator, tmp_
     assert code == 0
     assert proxy.tunnels and all(target == sim.url.split("/")[2] for target in proxy.tunnels)
     assert set(proxy.methods) == {b"CONNECT"}
+
+
+async def test_a_session_we_close_loses_no_frame_the_server_sent_before_its_close_frame(simulator, tmp_path):
+    """The simulator keeps sending until it reads our close frame, then resumes the next session
+    right after the last frame it sent: every frame sent before its close frame must be processed,
+    or it would be lost without a hole. Four stops under a stream of 1,500 events a second."""
+    line = Timeline(rates={"message": 1500.0, "maillog": 0.01, "audit": 0.01}, big_every=0)
+    sim = await simulator(timeline=line, start_ms=START)
+    for _ in range(4):
+        pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
+        enough = len(ids_of(tmp_path)) + 2000
+        await run_until(pipeline, lambda n=enough: len(ids_of(tmp_path)) >= n, timeout=20)
+        out.close()
+        stats = pipeline.inputs[0].stats
+        assert len(ids_of(tmp_path)) >= enough
+        holes = pipeline.inputs[0].coverage.holes
+        assert (stats.reconnects, stats.archive_windows, len(holes)) == (0, 0, 1)  # the first start's seam
+    got = ids_of(tmp_path)
+    resume = sim.sessions[("sim-token", "message")].resume_k
+    first = line.index("message", START - 60_000)
+    position = {line.event_id("message", k): k for k in range(first, resume)}
+    sent = range(min(position[event_id] for event_id in got), resume)
+    assert {line.event_id("message", k) for k in sent} == set(got), "a frame sent before the close was lost"
+    assert len(got) == len(set(got))

@@ -5,6 +5,7 @@ import json
 import logging
 
 from podship import status
+from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
 from tests.pipes import build, connector, run_podship
@@ -59,18 +60,7 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
 def test_the_status_log_line_and_the_metrics_format():
     class Source:
         name, kind, failure, coverage = "acme-message", "message", None, None
-
-        class stats:
-            events, delivered, duplicates, dead_letters, reconnects, archive_windows, refusals = (
-                5,
-                4,
-                1,
-                0,
-                2,
-                1,
-                0,
-            )
-            mode, last_error, newest_event_ms, last_activity = "live", "", 0, 0.0
+        stats = Stats(events=5, delivered=4, duplicates=1, reconnects=2, archive_windows=1, mode="live")
 
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1

@@ -1,9 +1,9 @@
 """`proofpoint_pod` input: one PoD Log API stream, live, with gap recovery from the archive.
 
-A thin asyncio pump around `core.coverage`: the core says whether to fetch an archive hour or to
-stream live (and until when); this shell opens the WebSocket, feeds frames through the decoder,
-deduplicator and normaliser into the pipeline, and reports acknowledgements back. Third-party
-exceptions are mapped to ours in `open_stream` and `_pump` only.
+A thin asyncio pump around `core.connector`: the core says what to open next (live, an archive
+window, or a wait) and turns frames into records; this shell connects, pumps frames, closes a
+session when the core says, sleeps, and keeps the files. Library exceptions become ours in
+`podship.netio` only.
 """
 
 from __future__ import annotations
@@ -11,230 +11,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
-import ipaddress
 import logging
 import random
 import ssl
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import (
-    ConnectionClosedError,
-    ConnectionClosedOK,
-    InvalidHandshake,
-    InvalidStatus,
-    InvalidURI,
-)
+from websockets.exceptions import ConnectionClosedOK
 
-from podship.core.coverage import Archive, Coverage, Live, Timing
-from podship.core.pod import (
-    DEFAULT_URL,
-    HOUR_MS,
-    backoff,
-    canonical_type,
-    decode_frame,
-    event_identity,
-    handshake_error,
-    iso_utc,
-    stream_url,
-)
-from podship.core.records import normalise
-from podship.errors import ConfigError, HandshakeError, PodshipError, StreamError
-from podship.options import Option, OptionTable, Secret
+from podship.core.connector import Connector, Ended, Settings, Stats, Wait
+from podship.core.coverage import Archive, Coverage, Timing
+from podship.core.pod import iso_utc, stream_url
+from podship.errors import PodshipError, StreamError
+from podship.netio import mapped
+from podship.pod_options import OPTIONS, check
 from podship.source import Item
 from podship.state import Store
 from podship.tls import client_context
 
-DAY = 86400.0
-OPTIONS = OptionTable(
-    plugin="proofpoint_pod",
-    kind="input",
-    summary="Reads one PoD Log API stream (one type) live, repairing gaps from the archive.",
-    options=(
-        Option("alias", "str", "", "Connector name: ASCII, unique; default `<tenant>-<type>`."),
-        Option("tenant", "str", "", "Tenant name written to every record as `tenant_name`."),
-        Option(
-            "cluster_id",
-            "str",
-            None,
-            "PoD cluster id, shown at the top of the PoD admin interface.",
-            required=True,
-        ),
-        Option(
-            "api_key", "secret", None, "PoD API key; write `${POD_API_KEY}` to take it from the environment."
-        ),
-        Option("api_key_file", "str", "", "A file holding the API key, instead of `api_key`."),
-        Option(
-            "type",
-            "str",
-            "message",
-            "Log type; `sendmail` is an alias of maillog.",
-            choices=("message", "maillog", "audit", "sendmail"),
-        ),
-        Option("url", "str", DEFAULT_URL, "Stream URL; `ws://` only for loopback addresses (the simulator)."),
-        Option(
-            "backfill",
-            "duration",
-            7 * DAY,
-            "History fetched from the archive on the first start.",
-            minimum=0,
-            maximum=30 * DAY,
-        ),
-        Option(
-            "keepalive_interval",
-            "duration",
-            60.0,
-            "Ping interval; PoD drops connections idle for about 5 minutes.",
-            minimum=0.1,
-            maximum=240,
-        ),
-        Option(
-            "max_frame_bytes",
-            "size",
-            16 << 20,
-            "Frames larger than this are dead-lettered (PoD events can exceed 1 MiB).",
-            minimum=1024,
-            maximum=1 << 30,
-        ),
-        Option(
-            "reconnect_min",
-            "duration",
-            2.0,
-            "First reconnect delay; doubles per failure, with jitter.",
-            minimum=0.01,
-            maximum=600,
-        ),
-        Option("reconnect_max", "duration", 60.0, "Longest reconnect delay.", minimum=0.01, maximum=3600),
-        Option(
-            "open_timeout",
-            "duration",
-            10.0,
-            "Time allowed for TCP, TLS and the WebSocket handshake.",
-            minimum=0.1,
-            maximum=300,
-        ),
-        Option(
-            "proxy",
-            "str",
-            "env",
-            "HTTP CONNECT proxy URL; `env` follows HTTPS_PROXY/NO_PROXY, `none` disables.",
-        ),
-        Option("tls_ca_file", "str", "", "CA bundle that verifies the server (default: the system store)."),
-        Option("tls_verify", "bool", True, "Verify the server certificate; turning it off logs a warning."),
-        Option(
-            "archive_delay",
-            "duration",
-            3600.0,
-            "How long after an hour ends the archive holds all of it.",
-            minimum=0,
-            maximum=6 * 3600,
-        ),
-        Option(
-            "reorder_window",
-            "duration",
-            300.0,
-            "How far out of order event times may arrive.",
-            minimum=0,
-            maximum=3600,
-        ),
-        Option(
-            "live_resume",
-            "duration",
-            3000.0,
-            "A live reconnect within this resumes where it dropped (PoD keeps 1h).",
-            minimum=0,
-            maximum=3600,
-        ),
-    ),
-)
+__all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
+ARCHIVE_QUIET_SECS = 30.0  # an early archive window silent this long has sent what the archive holds
 log = logging.getLogger("podship.input")
-
-
-def check(values: dict[str, Any], path: str) -> None:
-    """Checks that span options: the key source, the URL scheme, the connector name."""
-    values["type"] = canonical_type(values["type"])
-    values["alias"] = values["alias"] or "-".join(filter(None, (values["tenant"], values["type"])))
-    if not values["alias"].isascii() or not values["alias"].isprintable() or "/" in values["alias"]:
-        raise ConfigError(
-            "connector name must be printable ASCII without '/' (e.g. acme-message)",
-            file=path,
-            plugin=OPTIONS.plugin,
-            option="alias",
-        )
-    values["api_key"] = _api_key(values, path)
-    _check_url(values["url"], path)
-
-
-def _api_key(values: dict[str, Any], path: str) -> Secret:
-    if values["api_key"] is not None and values["api_key_file"]:
-        raise ConfigError(
-            "set api_key or api_key_file, not both", file=path, plugin=OPTIONS.plugin, option="api_key_file"
-        )
-    if values["api_key_file"]:
-        try:
-            key = Path(values["api_key_file"]).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the key file: {exc.strerror}",
-                file=path,
-                plugin=OPTIONS.plugin,
-                option="api_key_file",
-            ) from None
-        values["api_key"] = Secret(key)
-    secret = values["api_key"]
-    if not isinstance(secret, Secret) or not secret.reveal():
-        raise ConfigError(
-            "is required (or api_key_file); use ${POD_API_KEY} to read it from the environment",
-            file=path,
-            plugin=OPTIONS.plugin,
-            option="api_key",
-        )
-    return secret
-
-
-def _check_url(url: str, path: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "wss" and parts.hostname:
-        return
-    if parts.scheme == "ws" and parts.hostname and _loopback(parts.hostname):
-        return
-    raise ConfigError(
-        "must be wss://HOST/v1/stream (ws:// only for loopback addresses)",
-        file=path,
-        plugin=OPTIONS.plugin,
-        option="url",
-    )
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-@dataclass
-class Stats:
-    events: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    empty_frames: int = 0
-    reconnects: int = 0
-    archive_windows: int = 0
-    refusals: int = 0
-    delivered: int = 0
-    newest_event_ms: int = 0
-    last_activity: float = 0.0  # wall-clock time of the last frame received
-    mode: str = "idle"
-    last_error: str = ""
 
 
 class ProofpointInput:
@@ -252,20 +54,25 @@ class ProofpointInput:
         self.values, self.emit = values, emit
         self.name: str = values["alias"]
         self.kind: str = values["type"]
-        self.context = {"tenant_name": values["tenant"], "connector": self.name}
-        self.timing = Timing(
-            int(values["reorder_window"] * 1000),
-            int(values["archive_delay"] * 1000),
-            int(values["live_resume"] * 1000),
-        )
+        self.timing = Timing(*(int(values[key] * 1000) for key in _TIMING))
         self.store = Store(state_dir, self.name, dead_letter_max_bytes, create=check_state)
-        self.coverage: Coverage | None = None
-        self.stats = Stats()
+        settings = Settings(*(values[key] for key in _SETTINGS))
+        context = {"tenant_name": values["tenant"], "connector": self.name}
+        self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0
         self.stopping = asyncio.Event()
-        self._started = time.monotonic()
+        self._started = self._last_frame = time.monotonic()
+        self._closed_by_us: Ended | None = None
         self.log = logging.LoggerAdapter(log, {"connector": self.name})
+
+    @property
+    def stats(self) -> Stats:
+        return self.core.stats
+
+    @property
+    def coverage(self) -> Coverage | None:
+        return self.core.coverage
 
     # --- clock and state --------------------------------------------------------------------
 
@@ -283,135 +90,139 @@ class ProofpointInput:
 
     def load(self, now: int) -> Coverage:
         """The coverage, loaded once the server's clock is known (a first start backfills from it)."""
-        if self.coverage is None:
-            self.coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
-        return self.coverage
+        if self.core.coverage is None:
+            return self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
+        return self.core.coverage
 
     def acked(self, pairs: list[tuple[str, int]]) -> None:
         """Every output has these events."""
-        assert self.coverage is not None, "events are acknowledged only after they were admitted"
-        self.coverage.acknowledge(pairs)
+        self.core.acknowledged(pairs)
         self.store.journal(pairs)
-        self.stats.delivered += len(pairs)
 
     def commit(self, *, final: bool = False) -> None:
         """Persist progress; a final commit after a clean close lets the next start resume live."""
-        if self.coverage is not None:
-            self.store.commit(self.coverage, clean=final)
+        if self.core.coverage is not None:
+            problems = self.core.coverage.problems()
+            if problems:  # never persist a broken plan: the last good checkpoint stays
+                self.log.error("checkpoint not written: %s", "; ".join(problems))
+                return
+            self.store.commit(self.core.coverage, clean=final)
 
     # --- the connector loop ------------------------------------------------------------------
 
     async def run(self) -> None:
         """Until stopped, or until the server refuses us for a reason no retry can fix."""
-        attempt = 0
         if not self.values["tls_verify"]:
             self.log.warning(
                 "TLS verification is OFF for %s: anyone on the path can read this mail log",
                 self.values["url"],
             )
         while not self.stopping.is_set():
+            action = self.core.plan(self.server_now(), time.monotonic())
             try:
-                await self._session(self._plan())
-                attempt = 0
+                await self._act(action)
             except PodshipError as exc:
                 if not exc.retryable:
                     self._fail(exc)
                     return
-                attempt = await self._retry(exc, attempt)
+                self._say(self.core.refused(exc, time.monotonic()))
         self.stats.mode = "stopped"
+
+    async def _act(self, action: Archive | Wait | Any) -> None:
+        if isinstance(action, Wait):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), action.seconds)
+        elif isinstance(action, Archive):
+            await self._archive(action)
+        else:
+            await self._live()
 
     def _fail(self, exc: PodshipError) -> None:
         self.failure, self.stats.mode, self.stats.last_error = exc, "failed", str(exc)
         self.log.error("connector stopped: %s", exc)
 
-    async def _retry(self, exc: PodshipError, attempt: int) -> int:
-        delay = backoff(attempt, self.values["reconnect_min"], self.values["reconnect_max"], random.random())
-        self.stats.reconnects += 1
-        self.stats.last_error = str(exc)
-        if isinstance(exc, HandshakeError):
-            self.stats.refusals += 1
-        self.log.info("%s; reconnecting in %.1fs", exc, delay)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), delay)
-        return attempt + 1
-
-    def _plan(self) -> Archive | Live:
-        # Until a handshake has told us the server's clock, nothing can be planned: start live.
-        if self.coverage is None:
-            return Live(None)
-        return self.coverage.next_action(self.server_now())
-
-    async def _session(self, action: Archive | Live) -> None:
-        if isinstance(action, Archive):
-            await self._archive(action.hour)
-        else:
-            await self._live()
-
-    async def _archive(self, hour: int) -> None:
-        url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, hour, hour + HOUR_MS)
-        async with self.open_stream(url) as connection:
-            self.stats.mode = "backfill"
-            self.log.info("fetching the archive hour from %s", iso_utc(hour))
-            complete = await self._drain(connection, None)
-        if complete and not self.stopping.is_set() and self.coverage is not None:
-            self.coverage.archive_done(hour)
-            self.stats.archive_windows += 1
-            self._progress()
-
-    def _progress(self) -> None:
-        """A backfill progress line: hours done and to go, rate, and the time left at that rate."""
-        assert self.coverage is not None
-        done, left = self.stats.archive_windows, self.coverage.hours_to_repair(self.server_now())
-        elapsed = max(time.monotonic() - self._started, 1e-3)
-        rate, per_hour = self.stats.events / elapsed, elapsed / done
-        bar = _bar(done, done + left) if sys.stderr.isatty() else ""
-        self.log.info(
-            "backfill: %s%d archive hours done, %d to go, %.0f events/s, about %s left",
-            bar,
-            done,
-            left,
-            rate,
-            _duration(left * per_hour),
-        )
+    def _say(self, note: tuple[int, str]) -> None:
+        self.log.log(*note)
 
     async def _live(self) -> None:
         async with self.open_stream(
             stream_url(self.values["url"], self.values["cluster_id"], self.kind)
-        ) as connection:
-            self.stats.mode, clean, now = "live", False, self.server_now()
-            coverage = self.load(now)
-            coverage.live_opened(now)
-            action = coverage.next_action(now)
-            until = now if isinstance(action, Archive) else action.until
-            try:
-                clean = await self._drain(connection, until)
-            finally:
-                coverage.live_closed(self.server_now(), clean=clean)
+        ) as ws:
+            now = self.server_now()
+            until = self.core.opened_live(self.load(now), now)
+            await self._session(ws, until, quiet=False)
 
-    async def _drain(self, connection: ClientConnection, until: int | None) -> bool:
-        """Pump until the server ends the stream, or until we close it at `until` or on stop."""
-        closer = asyncio.create_task(self._close_at(connection, until))
+    async def _archive(self, window: Archive) -> None:
+        url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
+        async with self.open_stream(url) as ws:
+            self.core.opened_archive(window, self.server_now())
+            early = self.core.early(window)
+            self.log.info(
+                "fetching the archive from %s to %s%s",
+                iso_utc(window.since),
+                iso_utc(window.to),
+                " (early: the archive may not hold all of it yet)" if early else "",
+            )
+            await self._session(ws, None, quiet=early)
+        self._progress()
+
+    async def _session(self, connection: ClientConnection, until: int | None, *, quiet: bool) -> None:
+        """Pump until the server ends the stream, or until we close it at `until`, when quiet, or
+        on stop; then tell the core how it ended."""
+        self._last_frame, self._closed_by_us = time.monotonic(), None
+        closer = asyncio.create_task(self._close_at(connection, until, quiet=quiet))
+        how, problem = Ended.COMPLETE, ""
         try:
-            return await self._pump(connection)
+            await self._pump(connection)
+        except StreamError as exc:
+            how, problem = Ended.DROPPED, str(exc)
         finally:
             closer.cancel()
+        if how is Ended.COMPLETE and self._closed_by_us is not None:
+            how = self._closed_by_us  # set before our close frame went out: the window is not whole
+        for note in self.core.ended(how, self.server_now(), time.monotonic(), problem):
+            self._say(note)
 
-    async def _close_at(self, connection: ClientConnection, until: int | None) -> None:
-        """Close cleanly at `until` (to repair a hole) or when stopped; the pump drains the rest."""
-        delay = None if until is None else max(0.0, (until - self.server_now()) / 1000)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), delay)
+    async def _close_at(self, connection: ClientConnection, until: int | None, *, quiet: bool) -> None:
+        """Close cleanly at `until` (a repair is due), after `ARCHIVE_QUIET_SECS` without a frame
+        when `quiet`, or when stopped; the pump drains what arrives before the server's close."""
+        how = Ended.CLOSED
+        while not self.stopping.is_set():
+            left = float("inf") if until is None else (until - self.server_now()) / 1000
+            silent = time.monotonic() - self._last_frame
+            if left <= 0 or (quiet and silent >= ARCHIVE_QUIET_SECS):
+                how = Ended.CLOSED if left <= 0 else Ended.IDLE
+                break
+            step = min(left, ARCHIVE_QUIET_SECS - silent if quiet else left, 60.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), step)
+        self._closed_by_us = how
         await connection.close()
+
+    def _progress(self) -> None:
+        """A backfill progress line: hours done and to go, rate, time left, or what is awaited."""
+        assert self.coverage is not None
+        now = self.server_now()
+        done, left = self.stats.archive_hours, self.coverage.hours_to_repair(now)
+        due = self.coverage.next_due(now)
+        if due is not None and due > now:
+            self.log.info("backfill: %d archive hours done; awaiting %s", done, self.core.awaiting(now))
+            return
+        elapsed = max(time.monotonic() - self._started, 1e-3)
+        self.log.info(
+            "backfill: %s%d archive hours done, %d to go, %.0f events/s, about %s left",
+            _bar(done, done + left) if sys.stderr.isatty() else "",
+            done,
+            left,
+            self.stats.events / elapsed,
+            _duration(left * elapsed / max(done, 1)),
+        )
 
     @contextlib.asynccontextmanager
     async def open_stream(self, url: str) -> AsyncIterator[ClientConnection]:
         """A WebSocket to `url` with this connector's key, proxy and TLS; errors mapped to ours."""
-        try:
+        with mapped(f"cannot connect to {urlsplit(url).netloc}"):
             connection = await connect(url, **self._connect_options())
-        except InvalidStatus as exc:
-            raise handshake_error(exc.response.status_code) from None
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            raise StreamError(f"cannot connect to {urlsplit(url).netloc}: {exc}") from None
         self._learn_clock(connection)
         try:
             yield connection
@@ -436,55 +247,26 @@ class ProofpointInput:
     def _tls(self) -> ssl.SSLContext:
         return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"])
 
-    async def _pump(self, connection: ClientConnection) -> bool:
-        """Frames into the pipeline until the connection ends; True when it ended normally."""
-        try:
+    async def _pump(self, connection: ClientConnection) -> None:
+        """Frames into the pipeline until the connection ends normally (a drop raises StreamError)."""
+        with contextlib.suppress(ConnectionClosedOK), mapped("stream"):
             while True:
-                await self._accept(await connection.recv(decode=False))
-        except ConnectionClosedOK:
-            return True
-        except ConnectionClosedError as exc:
-            raise StreamError(f"connection lost ({exc.rcvd.code if exc.rcvd else 1006})") from None
-
-    # --- one frame ---------------------------------------------------------------------------
+                data = await connection.recv(decode=False)
+                self._last_frame = time.monotonic()
+                await self._accept(data)
 
     async def _accept(self, data: bytes) -> None:
         self.stats.last_activity = time.time()
-        frame = decode_frame(data, self.values["max_frame_bytes"])
-        if frame.event is None:
-            if frame.reason:
-                self._reject(frame.reason, data)
-            else:
-                self.stats.empty_frames += 1
-            return
-        try:
-            event_id, ts = event_identity(frame.event, self.kind)
-        except ValueError as exc:
-            self._reject(str(exc), data)
-            return
-        record = self._record(frame.event, event_id, ts, data)
-        if record is not None:
-            self.stats.events += 1
-            self.stats.newest_event_ms = max(self.stats.newest_event_ms, ts)
-            await self.emit(Item(record, self, event_id, ts))
+        received = self.core.receive(data)
+        if received.reason:
+            self.log.warning("dead-lettered a frame: %s", received.reason)
+            self.store.dead_letter(received.reason, data)
+        elif received.record is not None:
+            await self.emit(Item(received.record, self, received.event_id, received.ts))
 
-    def _record(self, event: dict[str, Any], event_id: str, ts: int, data: bytes) -> dict[str, Any] | None:
-        coverage = self.coverage
-        assert coverage is not None, "frames arrive only after a handshake, which loads the coverage"
-        if not coverage.admit(event_id, ts):
-            self.stats.duplicates += 1
-            return None
-        try:
-            return normalise(event, self.kind, event_id, ts, self.context)
-        except Exception as exc:  # data must never stop the stream: set the event aside instead
-            coverage.pending.pop(event_id, None)
-            self._reject(f"cannot normalise: {type(exc).__name__}: {exc}", data)
-            return None
 
-    def _reject(self, reason: str, data: bytes) -> None:
-        self.stats.dead_letters += 1
-        self.log.warning("dead-lettered a frame: %s", reason)
-        self.store.dead_letter(reason, data)
+_TIMING = ("reorder_window", "archive_delay", "live_resume", "archive_lag")
+_SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
 
 
 def _duration(seconds: float) -> str:

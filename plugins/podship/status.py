@@ -13,7 +13,16 @@ from typing import Any
 from podship.core.pod import iso_utc
 
 log = logging.getLogger("podship.status")
-_COUNTERS = ("events", "delivered", "duplicates", "dead_letters", "reconnects", "archive_windows", "refusals")
+_COUNTERS = (
+    "events",
+    "delivered",
+    "duplicates",
+    "dead_letters",
+    "reconnects",
+    "archive_windows",
+    "refusals",
+    "release_waits",
+)
 
 
 def snapshot(pipeline: Any) -> dict[str, Any]:
@@ -38,6 +47,8 @@ def _connector(source: Any) -> dict[str, Any]:
     coverage = getattr(source, "coverage", None)
     if coverage is not None:
         state["holes"] = len(coverage.holes)
+    if getattr(stats, "awaiting", ""):
+        state["awaiting"] = stats.awaiting
     state["last_error"] = stats.last_error
     return state
 

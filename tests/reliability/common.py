@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
 from tests.conftest import write_pipeline
 from tests.pipes import connector, run_podship
@@ -22,7 +23,7 @@ from tests.pipes import connector, run_podship
 SOAK = os.environ.get("PODSHIP_SOAK") == "1"
 KEY = "pod-key-reliability-3f9a1c77e0b2d4"
 KINDS = ("message", "maillog")
-ARCHIVE_DELAY = 35 * 60_000
+ARCHIVE_DELAY = HOUR_MS  # the shipped default
 STARTED: list[Podship] = []  # killed by the suite's conftest after each test
 BATCH = 200  # podship's batch_size here: the most a kill -9 may repeat, per kill
 
@@ -94,9 +95,7 @@ class Podship:
     """The real console entry point in a child process, stdout appended to a file."""
 
     def __init__(self, tmp_path: Path, sim: object, outputs: list | None = None, **service: object) -> None:
-        inputs = [
-            connector(sim, kind, backfill="2h", reconnect_min="0.05s", reconnect_max="0.5s") for kind in KINDS
-        ]
+        inputs = [connector(sim, kind, backfill="2h") for kind in KINDS]
         defaults = {"state_dir": str(tmp_path / "state"), "checkpoint_interval": "0.2s", "batch_size": BATCH}
         self.config = write_pipeline(
             tmp_path / "podship.yaml",

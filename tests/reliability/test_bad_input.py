@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from podship.core.pod import decode_frame, event_identity
 from podship.core.records import normalise
-from podship.in_proofpoint import ProofpointInput
+from podship.in_proofpoint import OPTIONS, ProofpointInput
 from podship.plugins import all_tables
 from podship.simgen import Timeline
 from tests.conftest import write_pipeline
@@ -74,12 +74,10 @@ def test_no_frame_raises_out_of_the_core(data, kind):
 
 async def test_every_bad_frame_is_dead_lettered_with_a_reason(tmp_path):
     values = {
+        **{option.name: option.default for option in OPTIONS.options},
         "alias": "fuzz",
         "type": "message",
         "tenant": "t",
-        "reorder_window": 300.0,
-        "archive_delay": 3600.0,
-        "live_resume": 3000.0,
         "max_frame_bytes": 1 << 20,
         "backfill": 3600.0,
     }
@@ -89,7 +87,7 @@ async def test_every_bad_frame_is_dead_lettered_with_a_reason(tmp_path):
         emitted.append(item)
 
     source = ProofpointInput(values, tmp_path, emit)
-    source.load(LINE.epoch_ms)
+    source.core.opened_live(source.load(LINE.epoch_ms), LINE.epoch_ms)  # frames arrive in a session
     frames = [
         b"",
         b"\xff\xfe",

@@ -39,9 +39,10 @@ class Hole:
 
 @dataclass(frozen=True, slots=True)
 class Archive:
-    """Fetch `[hour, hour + 1h)` from the archive, then plan again."""
+    """Fetch the hour-aligned window `[since, to)` from the archive, then plan again."""
 
-    hour: int
+    since: int
+    to: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +57,12 @@ class Timing:
     """The knobs of the coverage logic, in milliseconds."""
 
     reorder_ms: int = 300_000  # how far out of order event times may arrive
-    archive_delay_ms: int = HOUR_MS  # how long after an hour ends the archive holds all of it
+    archive_delay_ms: int = HOUR_MS  # the archive holds every event older than this
     resume_ms: int = 50 * 60_000  # a live reconnect within this resumes where it left off
+    lag_ms: int = 30 * 60_000  # the archive starts to hold events about this old
+
+
+WINDOW_HOURS = 24  # one archive session fetches at most a day: a drop costs a re-fetch from its hour
 
 
 @dataclass
@@ -74,6 +79,7 @@ class Coverage:
     live_closed_at: int | None = None
     session_mark: int | None = None
     unrecoverable_ms: int = 0
+    fetched: dict[int, int] = field(default_factory=dict)  # hour -> server time of an early fetch
 
     @classmethod
     def fresh(cls, timing: Timing, now: int, backfill_ms: int) -> Coverage:
@@ -83,17 +89,18 @@ class Coverage:
 
     # --- events -----------------------------------------------------------------------------
 
+    def is_new(self, event_id: str) -> bool:
+        return event_id not in self.seen and event_id not in self.pending
+
     def admit(self, event_id: str, ts: int) -> bool:
         """True for an event not seen before; it is then pending until acknowledged."""
-        if event_id in self.seen or event_id in self.pending:
+        if not self.is_new(event_id):
             return False
         self.pending[event_id] = ts
-        if self.session_mark is None or ts > self.session_mark:
-            self.session_mark = ts
         return True
 
     def acknowledge(self, acked: Iterable[tuple[str, int]]) -> None:
-        """Every output has these events: remember their ids and move the watermark."""
+        """Every output has these events: remember their ids and move the watermark (never back)."""
         for event_id, ts in acked:
             self.pending.pop(event_id, None)
             self.seen[event_id] = ts
@@ -110,9 +117,16 @@ class Coverage:
             self.holes.append(Hole(self.live_closed_at - reorder))
         for hole in self.holes:
             if hole.end is None:
-                hole.end = now + reorder
+                # A clock stepped back must not invert the hole: it then spans the reorder window.
+                hole.end = max(now, hole.start) + reorder
         self.live_closed_at = None
         self.session_mark = now
+        self._tidy()
+
+    def saw(self, ts: int) -> None:
+        """A frame of the current session carried this event time (new or a duplicate)."""
+        if self.session_mark is None or ts > self.session_mark:
+            self.session_mark = ts
 
     def live_closed(self, now: int, *, clean: bool) -> None:
         """The live session ended; a clean close keeps the server's resume point exact."""
@@ -121,31 +135,71 @@ class Coverage:
         else:
             start = now if self.session_mark is None else self.session_mark
             self.holes.append(Hole(start - self.timing.reorder_ms))
+            self._tidy()
         self.session_mark = None
 
     # --- planning -----------------------------------------------------------------------------
 
     def next_action(self, now: int) -> Archive | Live:
-        """The oldest hour of a hole that the archive holds completely, else live until one does."""
+        """An archive window of the hours due now (early ones first), else live until one is due.
+
+        An hour is due once the archive can hold part of its hole (`lag` after the hole's start:
+        fetched early, once) and again once it holds all of it (`archive_delay` after the hole's
+        end in that hour). Early fetches put the seam after a start or an outage out in seconds;
+        the final fetch proves the hour whole.
+        """
         self._expire(now)
-        complete_before = now - self.timing.archive_delay_ms - HOUR_MS
-        first = self._first_hole_hour()
-        if first is not None and first <= complete_before:
-            return Archive(first)
-        until = None if first is None else first + HOUR_MS + self.timing.archive_delay_ms
-        return Live(until)
+        due = self._due(now)
+        ready = {hour: final for hour, (at, final) in due.items() if at <= now}
+        if ready:
+            return self._window(ready)
+        return Live(min((at for at, _ in due.values()), default=None))
+
+    def _due(self, now: int) -> dict[int, tuple[int, bool]]:
+        """Per hour a hole touches: when it is due next, and whether that fetch is the final one."""
+        spans: dict[int, tuple[int, int]] = {}
+        for hole in self.holes:
+            end = now if hole.end is None else hole.end
+            for hour in hole.hours(end):
+                low, high = max(hole.start, hour), min(end, hour + HOUR_MS)
+                old = spans.get(hour, (low, high))
+                spans[hour] = (min(old[0], low), max(old[1], high))
+        self.fetched = {hour: at for hour, at in self.fetched.items() if hour in spans}
+        return {hour: self._when(hour, low, high, now) for hour, (low, high) in spans.items()}
+
+    def _when(self, hour: int, low: int, high: int, now: int) -> tuple[int, bool]:
+        final = high + self.timing.archive_delay_ms
+        early = low + self.timing.lag_ms
+        if hour in self.fetched or early >= final or final <= now:
+            return final, True
+        return early, False
+
+    def _window(self, ready: dict[int, bool]) -> Archive:
+        """Consecutive ready hours of one kind, early ones first, at most `WINDOW_HOURS`."""
+        early = sorted(hour for hour, final in ready.items() if not final)
+        group = early or sorted(ready)
+        since = to = group[0]
+        while to in ready and ready[to] == ready[since] and to - since < WINDOW_HOURS * HOUR_MS:
+            to += HOUR_MS
+        return Archive(since, to)
 
     def hours_to_repair(self, now: int) -> int:
         """How many archive hours the holes still need, counting those not complete yet."""
-        return len({hour for hole in self.holes for hour in hole.hours(now)})
+        return len(self._due(now))
 
-    def _first_hole_hour(self) -> int | None:
-        starts = [floor_hour(hole.start) for hole in self.holes]
-        return min(starts, default=None)
+    def next_due(self, now: int) -> int | None:
+        """When the next archive window is due (server time); None when nothing is awaited."""
+        return min((at for at, _ in self._due(now).values()), default=None)
 
-    def archive_done(self, hour: int) -> None:
-        """The archive delivered `[hour, hour + 1h)` and closed normally: that hour is whole."""
-        self.holes = [piece for hole in self.holes for piece in _subtract(hole, hour, hour + HOUR_MS)]
+    def archive_fetched(self, window: Archive, opened_at: int, reached: int | None = None) -> None:
+        """The archive sent `window` (up to `reached` when the session broke off) to a session
+        opened at `opened_at`: what it held completely then is repaired; early hours are noted."""
+        end = window.to if reached is None else min(window.to, reached)
+        whole = min(end, opened_at - self.timing.archive_delay_ms)
+        if whole > window.since:
+            self.holes = [piece for hole in self.holes for piece in _subtract(hole, window.since, whole)]
+        for hour in range(window.since, end - HOUR_MS + 1, HOUR_MS):
+            self.fetched[hour] = opened_at
 
     def _expire(self, now: int) -> None:
         """Hours older than the archive keeps cannot be fetched; count them instead of looping."""
@@ -156,6 +210,26 @@ class Coverage:
                 self.unrecoverable_ms += max(0, end - hole.start)
                 self.holes.remove(hole)
                 self.holes.extend(_subtract(hole, hole.start, oldest))
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """Holes sorted and merged where they overlap or touch, so none ever overlap."""
+        merged: list[Hole] = []
+        for hole in sorted(self.holes, key=lambda hole: hole.start):
+            last = merged[-1] if merged else None
+            if last is not None and (last.end is None or hole.start <= last.end):
+                last.end = None if last.end is None or hole.end is None else max(last.end, hole.end)
+            elif _sound(hole):
+                merged.append(Hole(hole.start, hole.end))
+        self.holes = merged
+
+    def problems(self) -> list[str]:
+        """Broken invariants (an empty list when sound): what a checkpoint must never persist."""
+        found = [f"hole {h.start}..{h.end} is empty or inverted" for h in self.holes if not _sound(h)]
+        for left, right in zip(self.holes, self.holes[1:], strict=False):
+            if left.end is None or right.start < left.end:
+                found.append(f"holes {left.start}..{left.end} and {right.start}..{right.end} overlap")
+        return found
 
     # --- persistence --------------------------------------------------------------------------
 
@@ -200,7 +274,12 @@ class Coverage:
             coverage.holes.append(Hole(coverage.watermark - timing.reorder_ms))
         else:
             coverage.live_closed_at = int(clean)
+        coverage._tidy()
         return coverage
+
+
+def _sound(hole: Hole) -> bool:
+    return hole.end is None or hole.end > hole.start
 
 
 def _subtract(hole: Hole, start: int, end: int) -> list[Hole]:
