@@ -181,6 +181,7 @@ class SyslogReceiver:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> SyslogReceiver:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -191,10 +192,12 @@ class SyslogReceiver:
         self.server.close()
         for writer in self.writers:
             writer.close()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.writers.add(writer)
+        self.tasks.add(asyncio.current_task())  # type: ignore[arg-type]
         with self.path.open("ab") as out, contextlib.suppress(ConnectionError):
             while data := await reader.read(1 << 16):
                 out.write(data)
