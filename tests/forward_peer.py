@@ -2,18 +2,22 @@
 
 It accepts Message, Forward and PackedForward (bin or str entries, gzip), acks chunks, and can
 withhold acks, answer `{}`, close mid-chunk, demand the secure-forward handshake, and refuse a
-wrong key by closing without a PONG, as Fluent Bit does.
+wrong key by closing without a PONG, as Fluent Bit does. Also: the recorded transcripts of real
+peers (tests/fixtures/forward/) and a server that replays them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
+import itertools
 import os
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -74,11 +78,11 @@ class ForwardPeer:
             writer.close()
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """As Fluent Bit's in_forward does it (fw_prot.c): nonce and salt as str of random bytes,
+        every PING field a str, no PONG but a close on a wrong key."""
         nonce = os.urandom(16)
-        writer.write(
-            msgpack.packb(["HELO", {"nonce": nonce, "auth": b"", "keepalive": True}], use_bin_type=True)
-        )
-        unpacker = msgpack.Unpacker(raw=False)
+        writer.write(msgpack.packb(["HELO", {"nonce": nonce, "auth": os.urandom(16)}], use_bin_type=False))
+        unpacker = msgpack.Unpacker(raw=False, unicode_errors="surrogateescape")
         while True:
             data = await reader.read(4096)
             if not data:
@@ -86,20 +90,13 @@ class ForwardPeer:
             unpacker.feed(data)
             for message in unpacker:
                 _, hostname, salt, digest, _user, _password = message
-                if digest != _sha512(salt, hostname, nonce, self.shared_key):
+                if not all(isinstance(part, str) for part in message) or digest != _sha512(
+                    salt.encode("utf-8", "surrogateescape"), hostname, nonce, self.shared_key
+                ):
                     self.rejected_handshakes += 1
                     return False  # no PONG, just a close
-                writer.write(
-                    msgpack.packb(
-                        [
-                            "PONG",
-                            True,
-                            "",
-                            self.hostname,
-                            _sha512(salt, self.hostname, nonce, self.shared_key),
-                        ]
-                    )
-                )
+                proof = _sha512(salt, self.hostname, nonce, self.shared_key)
+                writer.write(msgpack.packb(["PONG", True, "", self.hostname, proof]))
                 return True
 
     def _take(self, message: list[Any], writer: asyncio.StreamWriter) -> None:
@@ -132,3 +129,51 @@ def _unpack_all(body: bytes) -> list[Any]:
     unpacker = msgpack.Unpacker(raw=False, ext_hook=_event_time, max_buffer_size=64 << 20)
     unpacker.feed(body)
     return [(time, record) for time, record in unpacker]
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "forward"
+
+
+def transcript(name: str) -> tuple[list[bytes], list[bytes]]:
+    """The recorded client and server byte streams of tests/fixtures/forward/NAME, cut into messages."""
+    return frames((FIXTURES / f"{name}.client.bin").read_bytes()), frames(
+        (FIXTURES / f"{name}.server.bin").read_bytes()
+    )
+
+
+def frames(data: bytes) -> list[bytes]:
+    """The bytes of each msgpack message in a stream, split by msgpack itself (not by podship)."""
+    unpacker = msgpack.Unpacker(raw=True)
+    unpacker.feed(data)
+    cuts = [0]
+    for _ in unpacker:
+        cuts.append(unpacker.tell())
+    assert cuts[-1] == len(data), "a transcript ends on a message boundary"
+    return [data[start:end] for start, end in itertools.pairwise(cuts)]
+
+
+class ReplayServer:
+    """A loopback server that answers a client with a recorded server stream: the first message on
+    connect (HELO), the rest after the client's first message, then a close, as the real peer did."""
+
+    def __init__(self, name: str) -> None:
+        self.server_frames = transcript(name)[1]
+        self.connections = 0
+
+    async def start(self) -> ReplayServer:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        writer.write(self.server_frames[0])
+        with contextlib.suppress(ConnectionError):
+            await reader.read(4096)
+            writer.write(b"".join(self.server_frames[1:]))
+            await writer.drain()
+        writer.close()

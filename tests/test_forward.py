@@ -11,7 +11,7 @@ from podship.core.pod import HOUR_MS
 from podship.out_forward import OPTIONS as FORWARD_OPTIONS
 from podship.out_forward import ForwardOutput
 from podship.simgen import Timeline
-from tests.forward_peer import ForwardPeer, _unpack_all
+from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
 from tests.pipes import build, connector, run_until
 
 LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
@@ -224,3 +224,73 @@ async def test_a_client_certificate_for_receivers_that_ask(simulator, tmp_path):
     await peer.stop()
     assert code == 0
     assert len(received_ids(peer)) >= 200
+
+
+# Replaying what real receivers sent (tests/fixtures/forward/README.md says how they were recorded).
+
+
+def decoded(frame):
+    (message,) = fwd.Replies().feed(frame)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("name", "user", "server"),
+    [
+        (
+            "fluent-bit-5.1.1-in-secure-user",
+            ("podship-user", "recorded-password"),
+            "fluent-bit-receiver.test",
+        ),
+        ("fluentd-1.16.11-in-secure", ("", ""), "fluentd-receiver.test"),
+    ],
+)
+def test_the_ping_a_real_receiver_accepted_and_its_pong(name, user, server):
+    (ping_frame, data_frame), (helo_frame, pong_frame, ack_frame) = transcript(name)
+    helo = fwd.parse_helo(decoded(helo_frame))
+    assert len(helo.nonce) == 16 and len(helo.auth_salt) == 16, "random bytes, whatever their msgpack type"
+    _, hostname, salt, *_ = decoded(ping_frame)
+    username, password = user
+    ping = fwd.ping(helo, hostname, "recorded-key", salt, username=username, password=password)
+    assert ping == ping_frame, "byte for byte the PING the real receiver answered with a PONG"
+    assert fwd.check_pong(decoded(pong_frame), helo, "recorded-key", salt) == server
+    assert fwd.ack_of(decoded(ack_frame)) == decoded(data_frame)[2]["chunk"]
+
+
+def test_fluent_bits_helo_holds_str_of_random_bytes_and_fluentd_bin():
+    fluent_bit = transcript("fluent-bit-5.1.1-in-secure-user")[1][0]
+    fluentd = transcript("fluentd-1.16.11-in-secure")[1][0]
+    assert fluent_bit[fluent_bit.index(b"nonce") + 5] == 0xB0, "fixstr of 16 bytes"
+    assert fluentd[fluentd.index(b"nonce") + 5 : fluentd.index(b"nonce") + 7] == b"\xc4\x10", "bin8 of 16"
+    with pytest.raises(UnicodeDecodeError):  # what podship tripped on before: a str that is not UTF-8
+        msgpack.unpackb(fluent_bit, raw=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        (
+            "fluent-bit-5.1.1-in-secure-wrongkey",
+            {"username": "podship-user", "password": "recorded-password"},
+        ),
+        ("fluent-bit-5.1.1-in-secure-wronguser", {"username": "podship-user", "password": "wrong"}),
+        ("fluentd-1.16.11-in-secure-wrongkey", {}),
+    ],
+)
+async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_path, caplog, name, options):
+    """The recorded answers to the PINGs that were sent with these options (and the wrong key)."""
+    from podship.options import Secret
+
+    server = await ReplayServer(name).start()
+    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
+    secrets = {"password": Secret(options["password"])} if "password" in options else {}
+    key = "wrong-key" if name.endswith("wrongkey") else "recorded-key"
+    values.update({"port": server.port, "shared_key": Secret(key), **options, **secrets})
+    forward = ForwardOutput(values, tmp_path / "state")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(forward.write([{"event_id": "x", "event_type": "message"}]), 2.0)
+    await server.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "podship.forward"]
+    assert forward.refused_handshakes == len(lines) == server.connections >= 3, "normal backoff"
+    assert all("the receiver rejected the shared key or hostname" in line for line in lines)
+    assert not any("codec" in line or "\n" in line for line in lines)

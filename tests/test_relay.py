@@ -8,21 +8,26 @@ import struct
 import time
 
 import msgpack
+import pytest
 from fluent import sender
 
 from podship import config
+from podship.core import encode_forward as fwd
 from podship.out_forward import OPTIONS as FORWARD_OPTIONS
 from podship.out_forward import ForwardOutput
 from podship.out_stdout import StdoutOutput
 from podship.pipeline import Pipeline
-from tests.forward_peer import ForwardPeer
+from tests.forward_peer import ForwardPeer, transcript
 from tests.test_rules import record
 
 
-async def start_relay(tmp_path, outputs=None):
+async def start_relay(tmp_path, outputs=None, inputs=None):
     document = {
         "service": {"state_dir": str(tmp_path / "state")},
-        "pipeline": {"inputs": [{"name": "forward", "port": 0}], "outputs": [{"name": "stdout"}]},
+        "pipeline": {
+            "inputs": [{"name": "forward", "port": 0, **(inputs or {})}],
+            "outputs": [{"name": "stdout"}],
+        },
     }
     out = (tmp_path / "relayed.ndjson").open("ab")
     pipeline = Pipeline(
@@ -120,3 +125,114 @@ async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path
     assert await task == 0
     out.close()
     await peer.stop()
+
+
+# Replaying what real senders sent (tests/fixtures/forward/README.md says how they were recorded).
+
+FLUENTD_SAMPLE = {"text": "héllo", "event_id": "fixture"}
+PODSHIP_SAMPLE = [
+    {"event_id": f"fixture-{n}", "event_type": "message", "timestamp": 1716405003058 + n, "text": "héllo"}
+    for n in range(3)
+]
+
+
+def decoded(frame):
+    (message,) = fwd.Replies().feed(frame)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("name", "tag", "records", "times"),
+    [
+        ("fluentd-1.16.11-out-secure", "pod.sample", [FLUENTD_SAMPLE | {"n": n} for n in range(6)], None),
+        ("fluentd-1.16.11-out-gzip", "pod.sample", [FLUENTD_SAMPLE | {"n": n} for n in range(6)], None),
+        (
+            "fluent-bit-5.1.1-out-secure-user",
+            "pod.message",
+            PODSHIP_SAMPLE,
+            [1716405003058, 1716405003059, 1716405003060],
+        ),
+        (
+            "fluent-bit-5.1.1-out-secure-user-gzip",
+            "pod.message",
+            PODSHIP_SAMPLE,
+            [1716405003058, 1716405003059, 1716405003060],
+        ),
+    ],
+)
+def test_real_senders_frames_decode_and_the_ack_is_the_real_receivers_byte_for_byte(
+    name, tag, records, times
+):
+    client, server = transcript(name)
+    events = fwd.events_of(decoded(client[-1]))
+    assert (events.tag, [record for _, record in events.events]) == (tag, records)
+    if times:
+        assert [ms for ms, _ in events.events] == times
+    assert fwd.ack(events.chunk) == server[-1], "same bytes, same msgpack type as the real in_forward"
+
+
+def test_fluentds_chunk_id_ends_with_a_newline_and_its_entries_are_str32():
+    frame = transcript("fluentd-1.16.11-out-secure")[0][-1]
+    assert frame[: len(b"\x93\xaapod.sample\xdb")] == b"\x93\xaapod.sample\xdb"
+    chunk = fwd.events_of(decoded(frame)).chunk
+    assert chunk.endswith("\n") and fwd.ack(chunk).endswith(b"==\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "users", "server"),
+    [
+        (
+            "fluent-bit-5.1.1-out-secure-user",
+            {"podship-user": "recorded-password"},
+            "fluent-bit-receiver.test",
+        ),
+        ("fluentd-1.16.11-out-secure", {}, "fluentd-receiver.test"),
+    ],
+)
+def test_a_real_senders_ping_passes_and_our_pong_is_the_real_receivers(name, users, server):
+    (ping_frame, *_), (helo_frame, pong_frame, _) = transcript(name)
+    helo = fwd.parse_helo(decoded(helo_frame))
+    salt = helo.auth_salt if users else b""
+    ping = fwd.check_ping(decoded(ping_frame), helo.nonce, "recorded-key", users, salt)
+    assert ping.refusal == ""
+    assert fwd.pong(ping, helo.nonce, "recorded-key", server) == pong_frame
+    wrong = fwd.check_ping(decoded(ping_frame), helo.nonce, "another-key", users, salt)
+    assert fwd.pong(wrong, helo.nonce, "another-key", server) == msgpack.packb(
+        ["PONG", False, "shared_key mismatch", "", ""]
+    )
+
+
+async def test_a_recorded_fluentd_stream_replayed_into_the_relay_gets_fluentds_own_ack(tmp_path):
+    client, server = transcript("fluentd-1.16.11-out-gzip")
+    pipeline, task, out = await start_relay(tmp_path)
+    reader, writer = await asyncio.open_connection("127.0.0.1", pipeline.inputs[0].port)
+    writer.write(b"".join(client))
+    answer = await asyncio.wait_for(reader.readexactly(len(server[-1])), 10)
+    writer.close()
+    pipeline.stop.set()
+    assert await task == 0
+    out.close()
+    assert answer == server[-1]
+    assert relayed(tmp_path) == [FLUENTD_SAMPLE | {"n": n} for n in range(6)]
+
+
+async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
+    from podship.options import Secret
+
+    inputs = {"shared_key": "relay-key", "self_hostname": "relay.test"}
+    inputs |= {"username": "podship-user", "password": "pw"}
+    pipeline, task, out = await start_relay(tmp_path, inputs=inputs)
+    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {"port": pipeline.inputs[0].port}
+    good = {"shared_key": Secret("relay-key"), "username": "podship-user", "password": Secret("pw")}
+    forward = ForwardOutput(values | good, tmp_path / "state")
+    await forward.write([record("message", k) for k in range(5)])
+    await forward.close()
+    wrong = ForwardOutput(values | good | {"password": Secret("nope")}, tmp_path / "state")
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(wrong.write([record("message", 9)]), 1.0)
+    pipeline.stop.set()
+    assert await task == 0
+    out.close()
+    assert [r["event_id"] for r in relayed(tmp_path)] == [record("message", k)["event_id"] for k in range(5)]
+    assert wrong.refused_handshakes >= 2
+    assert pipeline.inputs[0].stats.refusals == wrong.refused_handshakes

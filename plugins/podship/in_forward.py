@@ -3,25 +3,30 @@ another podship) can hand records to podship's filters and outputs (`podship rel
 
 It accepts every entry form senders use: Message, Forward, PackedForward (str or bin) and gzip
 CompressedPackedForward; times as int, float, EventTime, or Fluent Bit's `[EventTime, metadata]`
-pair. A chunk is acked only when podship's own outputs have taken every record of it, so the sender
-re-sends whatever podship could not deliver.
+pair; chunk ids with any bytes, echoed in the ack exactly (same bytes, same msgpack type). With
+`shared_key` it runs the secure-forward handshake as a server (HELO, PING, PONG), optionally with a
+user, and with `tls_cert_file` it serves TLS. A chunk is acked only when podship's own outputs have
+taken every record of it, so the sender re-sends whatever podship could not deliver. The decoding
+is in core/encode_forward.py; this is the pump.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import itertools
 import logging
-import struct
-from collections.abc import Awaitable, Callable
+import os
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgpack
 
-from podship.errors import PodshipError
+from podship.core import encode_forward as fwd
+from podship.errors import ConfigError, PodshipError
 from podship.in_proofpoint import Stats
 from podship.options import Option, OptionTable
 from podship.source import Item
@@ -41,51 +46,49 @@ OPTIONS = OptionTable(
             "Largest message accepted; a larger one closes the connection.",
             minimum=1024,
         ),
+        Option(
+            "shared_key", "secret", None, "Require the secure-forward handshake with this key (`${VAR}`)."
+        ),
+        Option("self_hostname", "str", "", "Our hostname in the PONG (default: this host's name)."),
+        Option("username", "str", "", "Also require this user in the handshake (with `password`)."),
+        Option("password", "secret", None, "Password of `username`."),
+        Option("tls_cert_file", "str", "", "Serve TLS with this certificate (PEM; may hold the key)."),
+        Option("tls_key_file", "str", "", "Key of `tls_cert_file`, when it is a separate file."),
     ),
 )
 log = logging.getLogger("podship.relay")
 
 
 def check(values: dict[str, Any], path: str) -> None:
+    """A user needs a password and the handshake; the TLS files must load."""
     values["alias"] = values["alias"] or f"forward-{values['port']}"
+    user, password = bool(values["username"]), values["password"] is not None
+    mistakes = [
+        ("username", user != password, "and password go together"),
+        ("username", user and values["shared_key"] is None, "needs shared_key"),
+        ("tls_key_file", bool(values["tls_key_file"]) and not values["tls_cert_file"], "needs tls_cert_file"),
+    ]
+    for option, wrong, problem in mistakes:
+        if wrong:
+            raise ConfigError(f"{option} {problem}", file=path, plugin="forward", option=option)
+    try:
+        server_context(values)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the TLS files: {exc}", file=path, plugin="forward") from None
 
 
-def _time(value: Any) -> int:
-    """Epoch milliseconds from an int, a float, an EventTime, or `[EventTime, metadata]`."""
-    if isinstance(value, list) and value:
-        value = value[0]
-    if isinstance(value, msgpack.ExtType) and value.code == 0:
-        seconds, nanos = struct.unpack(">II", value.data)
-        return int(seconds) * 1000 + int(nanos) // 1_000_000
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value * 1000)
-    raise ValueError(f"not a Forward time: {value!r}")
-
-
-def entries_of(message: Any) -> tuple[str, list[tuple[Any, Any]], dict[str, Any]]:
-    """Tag, `(time, record)` entries and options of one Forward message, in any of its modes."""
-    if not isinstance(message, list) or len(message) < 2 or not isinstance(message[0], str):
-        raise ValueError("not a Forward message")
-    tag, second = message[0], message[1]
-    if isinstance(second, bytes | str):  # PackedForward
-        options = message[2] if len(message) > 2 and isinstance(message[2], dict) else {}
-        body = second.encode() if isinstance(second, str) else second
-        if options.get("compressed") == "gzip":
-            body = gzip.decompress(body)
-        unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-        unpacker.feed(body)
-        return tag, [tuple(item) for item in unpacker], options
-    if isinstance(second, list):  # Forward
-        options = message[2] if len(message) > 2 and isinstance(message[2], dict) else {}
-        return tag, [tuple(item) for item in second], options
-    options = message[3] if len(message) > 3 and isinstance(message[3], dict) else {}  # Message
-    return tag, [(second, message[2])], options
+def server_context(values: dict[str, Any]) -> ssl.SSLContext | None:
+    if not values["tls_cert_file"]:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(values["tls_cert_file"], values["tls_key_file"] or None)
+    return context
 
 
 @dataclass
 class _Chunk:
     writer: asyncio.StreamWriter
-    chunk_id: str | None
+    chunk_id: Any  # str (surrogateescape) or bytes, echoed as it came
     waiting: int
 
 
@@ -106,7 +109,9 @@ class ForwardInput:
         self._serial = itertools.count()
 
     async def run(self) -> None:
-        server = await asyncio.start_server(self._serve, self.values["listen"], self.values["port"])
+        server = await asyncio.start_server(
+            self._serve, self.values["listen"], self.values["port"], ssl=server_context(self.values)
+        )
         self.port = server.sockets[0].getsockname()[1]
         self.stats.mode = "live"
         self.listening.set()
@@ -116,29 +121,48 @@ class ForwardInput:
         self.stats.mode = "stopped"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        unpacker = msgpack.Unpacker(
-            raw=False, strict_map_key=False, max_buffer_size=self.values["max_frame_bytes"]
-        )
+        messages = _messages(reader, fwd.Replies(self.values["max_frame_bytes"]))
         try:
-            while data := await reader.read(1 << 16):
-                unpacker.feed(data)
-                for message in unpacker:
+            if self.values["shared_key"] is None or await self._handshake(messages, writer):
+                async for message in messages:
                     await self._take(message, writer)
-        except (ValueError, msgpack.UnpackException, ConnectionError) as exc:
+        except (ValueError, msgpack.UnpackException, ConnectionError, ssl.SSLError) as exc:
             log.warning("relay: closing a connection: %s", exc)
         finally:
             writer.close()
 
+    async def _handshake(self, messages: AsyncIterator[Any], writer: asyncio.StreamWriter) -> bool:
+        """HELO, then the client's PING, answered by a PONG; False (after the PONG) on a refusal."""
+        nonce, salt = os.urandom(16), os.urandom(16) if self.values["username"] else b""
+        writer.write(fwd.helo(nonce, salt))
+        message = await anext(messages, None)
+        if message is None:
+            return False
+        key, users = self.values["shared_key"].reveal(), self._users()
+        ping = fwd.check_ping(message, nonce, key, users, salt)
+        hostname = self.values["self_hostname"] or socket.gethostname()
+        writer.write(fwd.pong(ping, nonce, key, hostname))
+        await writer.drain()
+        if ping.refusal:
+            self.stats.refusals += 1
+            self.stats.last_error = f"handshake refused for {ping.hostname!r}: {ping.refusal}"
+            log.warning("relay: %s", self.stats.last_error)
+        return not ping.refusal
+
+    def _users(self) -> dict[str, str]:
+        password = self.values["password"]
+        return {self.values["username"]: password.reveal()} if password is not None else {}
+
     async def _take(self, message: Any, writer: asyncio.StreamWriter) -> None:
-        _, entries, options = entries_of(message)
-        chunk = _Chunk(writer, options.get("chunk"), len(entries))
-        if not entries:
+        decoded = fwd.events_of(message)
+        chunk = _Chunk(writer, decoded.chunk, len(decoded.events))
+        if not decoded.events:
             self._ack(chunk)
-        for time, record in entries:
+        for time_ms, record in decoded.events:
             key = str(next(self._serial))
             self._owners[key] = chunk
             self.stats.events += 1
-            await self.emit(Item(record, self, key, _time(time)))
+            await self.emit(Item(record, self, key, time_ms))
 
     def acked(self, pairs: list[tuple[str, int]]) -> None:
         """The outputs have these records; a chunk whose records all arrived is acked to its sender."""
@@ -152,7 +176,13 @@ class ForwardInput:
     def _ack(chunk: _Chunk) -> None:
         if chunk.chunk_id is not None and not chunk.writer.is_closing():
             with contextlib.suppress(ConnectionError):
-                chunk.writer.write(msgpack.packb({"ack": chunk.chunk_id}))
+                chunk.writer.write(fwd.ack(chunk.chunk_id))
 
     def commit(self, *, final: bool = False) -> None:
         return None
+
+
+async def _messages(reader: asyncio.StreamReader, replies: fwd.Replies) -> AsyncIterator[Any]:
+    while data := await reader.read(1 << 16):
+        for message in replies.feed(data):
+            yield message

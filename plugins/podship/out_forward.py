@@ -107,7 +107,7 @@ class ForwardOutput:
         self.store = Store(state_dir, f"output-forward-{values['host']}-{values['port']}")
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._replies = fwd.Replies()
-        self.sent_chunks = self.resent_chunks = self.oversize = 0
+        self.sent_chunks = self.resent_chunks = self.oversize = self.refused_handshakes = 0
 
     async def start(self) -> None:
         if self.values["tls"] and not self.values["tls_verify"]:
@@ -164,14 +164,21 @@ class ForwardOutput:
                 return
             except (OSError, TimeoutError, ValueError, Refused, EOFError) as exc:
                 self._disconnect()
+                reason = self._failure(exc)
                 self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
                 delay = backoff(attempt, 0.1, self.values["reconnect_max"], random.random())
-                log.warning(
-                    "forward: chunk not delivered (%s); sending it again in %.1fs", _describe(exc), delay
-                )
+                log.warning("forward: %s; sending it again in %.1fs", reason, delay)
                 self.resent_chunks += 1
                 attempt += 1
                 await asyncio.sleep(delay)
+
+    def _failure(self, exc: BaseException) -> str:
+        """The log line's reason; a refused handshake is counted and said as such."""
+        if isinstance(exc, fwd.HandshakeRefused):
+            self.refused_handshakes += 1
+            host, port = self.targets[self.current]
+            return f"the receiver rejected the shared key or hostname ({host}:{port}: {exc})"
+        return f"chunk not delivered ({_describe(exc)})"
 
     async def _send(self, frame: bytes, chunk_id: str) -> None:
         reader, writer = await self._connected()
@@ -219,7 +226,11 @@ class ForwardOutput:
         secret = password.reveal() if password else ""
         writer.write(fwd.ping(helo, hostname, key, salt, username=self.values["username"], password=secret))
         await writer.drain()
-        fwd.check_pong(await self._one(reader), helo, key, salt)
+        try:
+            pong = await self._one(reader)
+        except (EOFError, ConnectionResetError) as exc:  # Fluent Bit closes, without a PONG, on a wrong key
+            raise fwd.HandshakeRefused("closed after our PING, without a PONG") from exc
+        fwd.check_pong(pong, helo, key, salt)
 
     async def _one(self, reader: asyncio.StreamReader) -> Any:
         while True:

@@ -1,23 +1,31 @@
-"""Fluent Forward protocol v1, as bytes in and bytes out (no sockets here).
+"""Fluent Forward protocol v1, as bytes in and bytes out (no sockets here), for both directions.
 
 PackedForward: `[tag, <concatenated msgpack entries>, {"chunk": id, "size": n, "compressed": "gzip"}]`,
 each entry `[EventTime, record]` (ext type 0: seconds and nanoseconds, big-endian uint32). The
 receiver answers `{"ack": id}`; Vector answers `{}` on an error. Secure forward: the server's HELO
 carries a nonce (and an auth salt when users are required); the client's PING proves the shared key
 with `sha512(salt + client_hostname + nonce + shared_key)`; the PONG proves it back.
+
+What real peers put on the wire (tests/fixtures/forward/ holds recordings): Fluent Bit's HELO carries
+nonce and auth salt as msgpack *str* holding 16 random bytes, and its in_forward rejects a PING with
+any field that is not a str; Fluentd's out_forward sends entries as a str32 of binary msgpack, with
+`"compressed": "text"` and a chunk id ending in a newline. So strings are decoded with
+`surrogateescape`: a str that is not UTF-8 survives byte for byte and is echoed with its type.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import struct
 from dataclasses import dataclass
 from typing import Any, cast
 
 import msgpack
 from fluent.sender import EventTime  # fluent-logger's EventTime: ext type 0, the spec's layout
 
-_packer = msgpack.Packer(use_bin_type=True)
+_packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+WIRE = {"raw": False, "strict_map_key": False, "unicode_errors": "surrogateescape"}
 
 
 def entry(ts_ms: int, record: dict[str, Any]) -> bytes:
@@ -48,30 +56,41 @@ def packed_forward(tag: str, entries: list[bytes], chunk_id: str, *, compress: b
 
 
 class Replies:
-    """Messages from the server (acks, HELO, PONG), decoded from a byte stream."""
+    """Messages from the peer (acks, HELO, PONG, PING, events), decoded from a byte stream."""
 
-    def __init__(self) -> None:
-        self._unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=1 << 20)
+    def __init__(self, max_bytes: int = 1 << 20) -> None:
+        self._unpacker = msgpack.Unpacker(max_buffer_size=max_bytes, **WIRE)
 
     def feed(self, data: bytes) -> list[Any]:
         self._unpacker.feed(data)
         return list(self._unpacker)
 
 
+def raw(value: Any) -> bytes:
+    """The exact bytes of a msgpack str (decoded with surrogateescape) or bin."""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
+
+
 def ack_of(message: Any) -> str | None:
     """The chunk id an ack acknowledges; None for `{}` (a refusal) or anything else."""
     if isinstance(message, dict) and isinstance(message.get("ack"), str | bytes):
-        ack = message["ack"]
-        return ack.decode() if isinstance(ack, bytes) else ack
+        return raw(message["ack"]).decode("utf-8", "surrogateescape")
     return None
 
 
-def _text(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
+def ack(chunk: Any) -> bytes:
+    """`{"ack": chunk}` with the chunk id exactly as the sender wrote it: same bytes, same type."""
+    return cast(bytes, _packer.pack({"ack": chunk}))
 
 
 def _digest(*parts: Any) -> str:
-    return hashlib.sha512(b"".join(_text(part) for part in parts)).hexdigest()
+    return hashlib.sha512(b"".join(raw(part) for part in parts)).hexdigest()
+
+
+class HandshakeRefused(ValueError):
+    """The receiver rejected the shared key, the hostname or the user (a PONG saying so, or a close)."""
 
 
 @dataclass(frozen=True)
@@ -88,11 +107,11 @@ def parse_helo(message: Any) -> Helo:
         and message[0] == "HELO"
         and isinstance(message[1], dict)
     ):
-        raise ValueError(f"expected HELO, got {str(message)[:80]}")
+        raise ValueError(f"expected HELO, got {ascii(message)[:80]}")
     options = message[1]
     return Helo(
-        _text(options.get("nonce", b"")),
-        _text(options.get("auth", b"")),
+        raw(options.get("nonce", b"")),
+        raw(options.get("auth", b"")),
         bool(options.get("keepalive", True)),
     )
 
@@ -102,7 +121,7 @@ def ping(
 ) -> bytes:
     """The PING that proves the shared key (and the user, when the server asked for one).
 
-    `salt` is sent as it is hashed: text. Every field is a str, since Fluent Bit rejects bin fields.
+    Every field is a str: Fluent Bit's in_forward (fw_prot.c, check_ping) rejects any other type.
     """
     password_digest = _digest(helo.auth_salt, username, password) if helo.auth_salt else ""
     key_digest = _digest(salt, hostname, helo.nonce, shared_key)
@@ -110,15 +129,153 @@ def ping(
 
 
 def check_pong(message: Any, helo: Helo, shared_key: str, salt: str) -> str:
-    """The server's hostname once the PONG proves the server knows the key; ValueError otherwise."""
+    """The server's hostname once the PONG proves the server knows the key.
+
+    HandshakeRefused for a refusal or a wrong proof, ValueError for anything that is not a PONG.
+    """
     if not (isinstance(message, list) and len(message) == 5 and message[0] == "PONG"):
-        raise ValueError(f"expected PONG, got {str(message)[:80]}")
+        raise ValueError(f"expected PONG, got {ascii(message)[:80]}")
     _, ok, reason, hostname, digest = message
-    if not ok:
-        raise ValueError(f"the server refused the handshake: {reason}")
+    if ok is not True:
+        raise HandshakeRefused(f"PONG refused: {ascii(reason)[:80]}")
     if digest != _digest(salt, hostname, helo.nonce, shared_key):
-        raise ValueError("the server's PONG does not prove the shared key")
+        raise HandshakeRefused("the PONG does not prove our shared key")
     return str(hostname)
+
+
+# The server side, for `podship relay`.
+
+
+def helo(nonce: bytes, auth_salt: bytes) -> bytes:
+    """HELO; `auth` only when users are required (Fluentd's out_forward demands a user when it is set)."""
+    options: dict[str, Any] = {"nonce": nonce, "keepalive": True}
+    if auth_salt:
+        options["auth"] = auth_salt
+    return cast(bytes, _packer.pack(["HELO", options]))
+
+
+@dataclass(frozen=True)
+class Ping:
+    hostname: str
+    salt: bytes
+    refusal: str  # empty when the client proved the key (and the user)
+
+
+def check_ping(message: Any, nonce: bytes, shared_key: str, users: dict[str, str], auth_salt: bytes) -> Ping:
+    """The client's PING against our key and users; ValueError when it is not a PING at all."""
+    if not (isinstance(message, list) and len(message) == 6 and message[0] == "PING"):
+        raise ValueError(f"expected PING, got {ascii(message)[:80]}")
+    _, hostname, salt, digest, username, password_digest = message
+    client, refusal = raw(hostname).decode("utf-8", "replace"), ""
+    if raw(digest) != _digest(salt, hostname, nonce, shared_key).encode():
+        refusal = "shared_key mismatch"
+    elif users and not _user_proved(users, auth_salt, raw(username), raw(password_digest)):
+        refusal = "username/password mismatch"
+    return Ping(client, raw(salt), refusal)
+
+
+def _user_proved(users: dict[str, str], auth_salt: bytes, username: bytes, digest: bytes) -> bool:
+    name = username.decode("utf-8", "surrogateescape")
+    return name in users and digest == _digest(auth_salt, username, users[name]).encode()
+
+
+def pong(ping_: Ping, nonce: bytes, shared_key: str, hostname: str) -> bytes:
+    """PONG for a checked PING: the proof of our key, or the refusal and its reason."""
+    if ping_.refusal:
+        return cast(bytes, _packer.pack(["PONG", False, ping_.refusal, "", ""]))
+    proof = _digest(ping_.salt, hostname, nonce, shared_key)
+    return cast(bytes, _packer.pack(["PONG", True, "", hostname, proof]))
+
+
+@dataclass(frozen=True)
+class Events:
+    """One Forward message: its tag, `(epoch ms, record)` events, and the chunk id to echo (or None)."""
+
+    tag: str
+    events: list[tuple[int, dict[str, Any]]]
+    chunk: Any
+
+
+def events_of(message: Any) -> Events:
+    """Message, Forward, PackedForward (str or bin entries) or CompressedPackedForward, decoded."""
+    if not isinstance(message, list) or len(message) < 2 or not isinstance(message[0], str):
+        raise ValueError("not a Forward message")
+    tag, second = message[0], message[1]
+    if isinstance(second, bytes | str):  # PackedForward, entries as bin or (Fluentd) str32
+        options = _options(message, 2)
+        entries: list[Any] = list(_unpacked(_body(raw(second), options.get("compressed"))))
+    elif isinstance(second, list):  # Forward
+        options, entries = _options(message, 2), [_clean(item) for item in second]
+    else:  # Message
+        options, entries = _options(message, 3), [[second, _clean(message[2])]]
+    return Events(_text(tag), _events(entries), options.get("chunk"))
+
+
+def _options(message: list[Any], index: int) -> dict[str, Any]:
+    options = message[index] if len(message) > index else None
+    return options if isinstance(options, dict) else {}
+
+
+def _body(body: bytes, compressed: Any) -> bytes:
+    if compressed in (None, "text"):
+        return body
+    if compressed == "gzip":
+        return gzip.decompress(body)  # Fluentd concatenates gzip members; this reads them all
+    raise ValueError(f"unsupported compression {compressed!a}")
+
+
+def _unpacked(body: bytes) -> msgpack.Unpacker:
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="replace")
+    unpacker.feed(body)
+    return unpacker
+
+
+def _events(entries: list[Any]) -> list[tuple[int, dict[str, Any]]]:
+    """`(ms, record)` pairs; nil records are skipped (as Fluentd does), and Fluent Bit group markers."""
+    events = []
+    for item in entries:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            raise ValueError(f"not a Forward entry: {ascii(item)[:80]}")
+        time, record = item
+        if record is None or _is_group_marker(time):
+            continue
+        if not isinstance(record, dict):
+            raise ValueError(f"a Forward record must be a map, got {type(record).__name__}")
+        events.append((time_ms(time), record))
+    return events
+
+
+def _is_group_marker(time: Any) -> bool:
+    """Fluent Bit 4+ frames OpenTelemetry groups with entries whose time is -1 or -2."""
+    head = time[0] if isinstance(time, list) and time else time
+    return isinstance(head, int) and not isinstance(head, bool) and head < 0
+
+
+def time_ms(value: Any) -> int:
+    """Epoch milliseconds from an int, a float, an EventTime, or `[EventTime, metadata]`."""
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, msgpack.ExtType) and value.code == 0 and len(value.data) == 8:
+        seconds, nanos = struct.unpack(">II", value.data)
+        return int(seconds) * 1000 + int(nanos) // 1_000_000
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value * 1000)
+    raise ValueError(f"not a Forward time: {ascii(value)[:80]}")
+
+
+def _text(value: str) -> str:
+    return raw(value).decode("utf-8", "replace")
+
+
+def _clean(value: Any) -> Any:
+    """A value decoded with surrogateescape, with every str made valid UTF-8 (bad bytes replaced)."""
+    if isinstance(value, str):
+        return _text(value) if not value.isascii() else value
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    return value
 
 
 def tag_for(template: str, record: dict[str, Any]) -> str:
