@@ -28,4 +28,4 @@ def mapped(what: str) -> Iterator[None]:
     except ConnectionClosedError as exc:
         raise StreamError(f"{what}: connection lost ({exc.rcvd.code if exc.rcvd else 1006})") from None
     except _TRANSPORT as exc:
-        raise StreamError(f"{what}: {exc or type(exc).__name__}") from None
+        raise StreamError(f"{what}: {str(exc) or type(exc).__name__}") from None

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_forward as fwd
-from podship.core.retry import backoff
+from podship.core.retry import Backoff
+from podship.errors import StreamError
+from podship.netio import mapped
 from podship.options import Option, OptionTable
 from podship.state import Store
 from podship.tls import client_context
@@ -156,20 +158,20 @@ class ForwardOutput:
         """Until the receiver acks this chunk; every attempt carries the same chunk id."""
         chunk_id = base64.b64encode(os.urandom(16)).decode()
         frame = fwd.packed_forward(tag, entries, chunk_id, compress=self.values["compress"] == "gzip")
-        attempt = 0
+        retry = Backoff(0.1, self.values["reconnect_max"])
         while True:
             try:
-                await self._send(frame, chunk_id)
+                with mapped("forward"):
+                    await self._send(frame, chunk_id)
                 self.sent_chunks += 1
                 return
-            except (OSError, TimeoutError, ValueError, Refused, EOFError) as exc:
+            except (StreamError, ValueError, Refused) as exc:
                 self._disconnect()
                 reason = self._failure(exc)
                 self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
-                delay = backoff(attempt, 0.1, self.values["reconnect_max"], random.random())
+                delay = retry.failed(random.random())
                 log.warning("forward: %s; sending it again in %.1fs", reason, delay)
                 self.resent_chunks += 1
-                attempt += 1
                 await asyncio.sleep(delay)
 
     def _failure(self, exc: BaseException) -> str:

@@ -94,8 +94,15 @@ class FileLedger(Ledger):
 class Podship:
     """The real console entry point in a child process, stdout appended to a file."""
 
-    def __init__(self, tmp_path: Path, sim: object, outputs: list | None = None, **service: object) -> None:
-        inputs = [connector(sim, kind, backfill="2h") for kind in KINDS]
+    def __init__(
+        self,
+        tmp_path: Path,
+        sim: object,
+        outputs: list | None = None,
+        backfill: str = "2h",
+        **service: object,
+    ) -> None:
+        inputs = [connector(sim, kind, backfill=backfill) for kind in KINDS]
         defaults = {"state_dir": str(tmp_path / "state"), "checkpoint_interval": "0.2s", "batch_size": BATCH}
         self.config = write_pipeline(
             tmp_path / "podship.yaml",

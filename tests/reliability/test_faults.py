@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from podship.core.pod import HOUR_MS, floor_hour
-from podship.simulator import Faults
+from podship.simgen import Timeline
+from podship.simulator import Faults, real_world_faults
 from tests.reliability.common import (
     ARCHIVE_DELAY,
     KEY,
@@ -79,3 +80,32 @@ async def test_repeated_outages_longer_than_an_hour(simulator, tmp_path):
     assert await podship.terminate() == 0
     missing, twice = ledger.verdict("outages", covered, outages=outages)
     assert not missing and not twice
+
+
+async def test_the_real_world_fault_profile_loses_nothing_and_repeats_nothing(simulator, tmp_path):
+    """Cuts every 250 frames (archive sessions too), 409 for 3 s after every session, 503 storms, on
+    a small tenant (about 250 events an hour, so that an archive hour fits between two cuts): the
+    backfill, then two hours of live traffic at once, every event exactly once."""
+    line = Timeline(seed=41, rates={"message": 0.021, "maillog": 0.048, "audit": 0.0001}, big_every=0)
+    start = line.epoch_ms + 30 * HOUR_MS + 50 * 60_000
+    faults = real_world_faults()
+    sim = await simulator(
+        timeline=line, start_ms=start, faults=faults, release_secs=3.0, tokens={KEY: "acme_hosted"}
+    )
+    backfill = scaled(6, 24) * HOUR_MS
+    podship = Podship(tmp_path, sim, backfill=f"{backfill // HOUR_MS}h")
+    ledger = FileLedger(podship.stdout)
+    await podship.start()
+    held = expected(line, start - backfill, start - 30 * 60_000)  # what the archive holds at start
+    await wait_for(lambda: held <= set(ledger.read()), 300, "the backfill under the fault profile")
+    sim.clock.advance(2 * HOUR_MS)
+    covered = expected(line, start - backfill, sim.clock.now() - 30 * 60_000)
+    await wait_for(lambda: covered <= set(ledger.read()), 300, "two live hours with cuts")
+    assert await podship.terminate() == 0
+    missing, twice = ledger.verdict(
+        "real-world faults", covered, drops=sim.stats["drops"], refused=sim.stats["refused"]
+    )
+    assert not missing and not twice and not ledger.torn
+    assert sim.stats["drops"] >= 5 and sim.stats["refused"] >= 3
+    logs = podship.stderr.read_text()
+    assert "another connector or collector" not in logs, "our own release delays are not a conflict"
