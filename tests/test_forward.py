@@ -83,7 +83,7 @@ async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_conne
     assert acknowledged and acknowledged <= set(received_ids(peer))
     assert forward.resent_chunks >= 5  # 2 refused, 2 cut, 1 withheld
     assert all(count >= 1 for count in peer.chunks.values())
-    assert max(peer.chunks.values()) >= 3, "a chunk whose ack was withheld twice came a third time, same id"
+    assert max(peer.chunks.values()) >= 2, "a chunk whose ack was withheld came a second time, same id"
     tags = {tag for tag, _, _ in peer.records}
     assert tags == {"pod.message", "pod.maillog"}
 
