@@ -1,0 +1,257 @@
+"""podship near the wire: each scenario beside a bare receive loop that the server cannot bound.
+
+Per workload, tests/benchmarks/server.py serves 24 archive hours of pre-framed events from memory
+in its own process (a few microseconds of its CPU per frame). The baseline, measured in the same
+run over the same frames, is tests/benchmarks/bare.py: a websockets client that receives every
+frame and decodes nothing. Below 40,000 events/s the server (or the machine) is what the bare loop
+measures, so no ratio is printed then. Each scenario runs the real `podship run` (input `url` at
+the server, `api_key: ${POD_API_KEY}`, a backfill covering the served hours, every other option at
+its default) and reports events/s from the first record to the last, its ratio to the bare loop,
+CPU microseconds per event over that span (from /proc) beside the bare loop's, and peak RSS.
+
+    python tests/benchmarks/wire.py                              # both workloads, every scenario
+    python tests/benchmarks/wire.py --workloads message --scenarios stdout --repeat 3
+    python tests/benchmarks/wire.py --events 300000 --json wire.json
+
+Workloads: `message`, message events only (2.45 KB on average); `mix`, message : maillog 1 : 2.3,
+audit 3%, every 2,000th message over 1 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.benchmarks.bare import cpu_secs, peak_rss_kib
+from tests.benchmarks.harness import Run, forward_receiver, lines_in
+from tests.benchmarks.rules import mixed
+from tests.benchmarks.server import TOKEN
+from tests.rsyslog import Rsyslog
+
+HERE = Path(__file__).resolve().parent
+HOUR_MS = 3_600_000
+FLOOR = 40_000  # events/s the bare loop must reach for a ratio to mean anything
+SCENARIOS = ("stdout", "forward", "syslog", "filter")
+
+
+class Stand:
+    """The benchmark server in its own process, and what it serves."""
+
+    def __init__(self, workload: str, events: int, hours: int) -> None:
+        command = [sys.executable, str(HERE / "server.py"), "--workload", workload]
+        command += ["--events", str(events), "--hours", str(hours)]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        self.info = json.loads(self.process.stdout.readline())
+        self.ready = time.monotonic()
+        self.workload = workload
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()
+
+    @property
+    def base(self) -> str:
+        return f"ws://127.0.0.1:{self.info['port']}/v1/stream"
+
+    @property
+    def kinds(self) -> list[str]:
+        return list(self.info["frames"])
+
+    @property
+    def frames(self) -> int:
+        return sum(self.info["frames"].values())
+
+    def backfill_secs(self) -> int:
+        """From five minutes into the first served hour to the server's present."""
+        now = self.info["now_ms"] + (time.monotonic() - self.ready) * 1000
+        return int((now - self.info["epoch_ms"]) / 1000) - 300
+
+
+def bare_loop(stand: Stand) -> dict[str, float]:
+    """One run of bare.py over every served hour, as one window per type (as podship fetches them)."""
+    since = stand.info["epoch_ms"]
+    to = since + stand.info["hours"] * HOUR_MS
+    command = [sys.executable, str(HERE / "bare.py"), stand.base, str(since), str(to), *stand.kinds]
+    server_cpu = cpu_secs(stand.process.pid)
+    result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    result["server_cpu_secs"] = cpu_secs(stand.process.pid) - server_cpu
+    return result
+
+
+def config(folder: Path, stand: Stand, output: dict[str, Any], filters: list[Any]) -> Path:
+    def connector(kind: str) -> dict[str, Any]:
+        return {
+            "name": "proofpoint_pod",
+            "cluster_id": "acme_hosted",
+            "api_key": "${POD_API_KEY}",
+            "type": kind,
+            "tenant": "bench",
+            "url": stand.base,
+            "backfill": f"{stand.backfill_secs()}s",
+        }
+
+    inputs = [connector(kind) for kind in stand.kinds]
+    document = {
+        "service": {"state_dir": str(folder / "state"), "log_level": "warning"},
+        "pipeline": {"inputs": inputs, "filters": filters, "outputs": [output]},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "podship.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def measure(run: Run, received: Callable[[], int], expected: int) -> dict[str, float]:
+    """Seconds and CPU seconds from the first record to the last, peak RSS; then SIGTERM."""
+    pid, first, cpu0 = run.process.pid, 0.0, 0.0
+    while (count := received()) < expected:
+        if run.process.poll() is not None:
+            raise RuntimeError(f"podship ended after {count} of {expected} records")
+        if count and not first:
+            first, cpu0 = time.perf_counter(), cpu_secs(pid)
+        if time.perf_counter() - run.started > 600:
+            run.process.kill()
+            raise RuntimeError(f"podship took over 10 minutes; {count} of {expected} records")
+        time.sleep(0.005)
+    seconds, cpu, peak = time.perf_counter() - first, cpu_secs(pid) - cpu0, peak_rss_kib(pid)
+    run.process.send_signal(signal.SIGTERM)
+    run.process.wait(timeout=60)
+    return {"seconds": seconds, "cpu_secs": cpu, "peak_rss_kib": peak, "startup": first - run.started}
+
+
+@contextmanager
+def output_for(scenario: str, folder: Path) -> Iterator[tuple[dict[str, Any], Callable[[], int] | None]]:
+    """The output section of a scenario and its record counter (None: count podship's stdout)."""
+    if scenario == "forward":
+        peer = forward_receiver()
+        yield {"name": "forward", "port": peer.port}, lambda: peer.count
+    elif scenario == "syslog":
+        rsyslog = Rsyslog(folder / "rsyslog", max_message="512k").start()
+        try:
+            output = {"name": "syslog", "mode": "tcp", "port": rsyslog.tcp, "max_message_bytes": "256KiB"}
+            yield output, lines_in(folder / "rsyslog" / "out.jsonl")
+        finally:
+            rsyslog.stop()
+    else:
+        yield {"name": "stdout"}, None
+
+
+def filters_for(scenario: str, folder: Path) -> list[Any]:
+    if scenario != "filter":
+        return []
+    rules = folder / "rules20.yaml"
+    rules.write_text(yaml.safe_dump({"rules": [mixed(i) for i in range(20)]}))
+    return [{"name": "log_filter", "rules_file": str(rules)}]
+
+
+def scenario(stand: Stand, name: str, folder: Path) -> dict[str, float]:
+    folder.mkdir(parents=True)
+    with output_for(name, folder) as (output, counter):
+        path = config(folder, stand, output, filters_for(name, folder))
+        server_cpu = cpu_secs(stand.process.pid)
+        run = Run(path, None, counter is None)
+        figures = measure(run, counter or run.stdout_counter(), stand.frames)
+    figures["server_cpu_secs"] = cpu_secs(stand.process.pid) - server_cpu
+    return figures
+
+
+def rate(figures: dict[str, float]) -> float:
+    return figures["frames"] / figures["seconds"]
+
+
+def per_event_us(figures: dict[str, float], key: str = "cpu_secs") -> float:
+    return figures[key] * 1e6 / figures["frames"]
+
+
+def bare_row(name: str, figures: dict[str, float]) -> str:
+    return (
+        f"{name + '/bare':<22} {figures['frames']:>9,.0f} events {rate(figures):>9,.0f}/s  "
+        f"CPU {per_event_us(figures):5.1f} us/event  server CPU {per_event_us(figures, 'server_cpu_secs'):4.1f} "
+        f"us/event  RSS {figures['peak_rss_kib'] / 1024:4.0f} MiB"
+    )
+
+
+def scenario_row(name: str, figures: dict[str, float], bare: dict[str, float]) -> str:
+    ceiling = rate(bare)
+    ratio = f"{rate(figures) / ceiling:4.2f} of bare" if ceiling >= FLOOR else "ratio withheld"
+    return (
+        f"{name:<22} {figures['frames']:>9,.0f} events {rate(figures):>9,.0f}/s  {ratio}  "
+        f"CPU {per_event_us(figures):5.0f} us/event (bare {per_event_us(bare):4.1f})  "
+        f"RSS {figures['peak_rss_kib'] / 1024:4.0f} MiB  first record {figures['startup']:.2f} s"
+    )
+
+
+def baseline(stand: Stand, runs: int) -> dict[str, float]:
+    """The best of `runs` bare loops (the ceiling: the highest rate makes no podship figure flatter)."""
+    results = [bare_loop(stand) for _ in range(runs)]
+    for result in results:
+        print(bare_row(stand.workload, result), flush=True)
+    best = max(results, key=rate)
+    if rate(best) < FLOOR:
+        print(
+            f"!! the bare loop reached {rate(best):,.0f} events/s, below {FLOOR:,}/s: the server or the "
+            "machine is what it measures, so no ratio is printed",
+            flush=True,
+        )
+    return best
+
+
+def run_workload(args: argparse.Namespace, workload: str, folder: Path) -> list[dict[str, Any]]:
+    stand = Stand(workload, args.events, args.hours)
+    results: list[dict[str, Any]] = []
+    try:
+        print(f"-- {workload}: {stand.frames:,} frames over {args.hours} archive hours, {stand.info}")
+        bare = baseline(stand, args.bare_runs)
+        results.append({"workload": workload, "scenario": "bare", **bare})
+        for name in args.scenarios.split(","):
+            for attempt in range(args.repeat):
+                figures = {
+                    "frames": stand.frames,
+                    **scenario(stand, name, folder / f"{workload}-{name}-{attempt}"),
+                }
+                print(scenario_row(f"{workload}/{name}", figures, bare), flush=True)
+                results.append(
+                    {"workload": workload, "scenario": name, "ratio": rate(figures) / rate(bare), **figures}
+                )
+    finally:
+        stand.stop()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workloads", default="message,mix")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--events", type=int, default=100_000, help="events of each workload")
+    parser.add_argument("--hours", type=int, default=24, help="archive hours served (at most 24)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each scenario")
+    parser.add_argument("--bare-runs", type=int, default=3, help="runs of the bare loop per workload")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    os.environ["POD_API_KEY"] = TOKEN
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as folder:
+        results = [r for w in args.workloads.split(",") for r in run_workload(args, w, Path(folder))]
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps({"date": time.strftime("%Y-%m-%d"), "results": results}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
