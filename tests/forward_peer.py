@@ -152,22 +152,14 @@ def frames(data: bytes) -> list[bytes]:
     return [data[start:end] for start, end in itertools.pairwise(cuts)]
 
 
-class ReplayServer:
+class ReplayServer(ForwardPeer):
     """A loopback server that answers a client with a recorded server stream: the first message on
-    connect (HELO), the rest after the client's first message, then a close, as the real peer did."""
+    connect (HELO), the rest after the client's first message, then a close, as the real peer did.
+    It shares only the listener's start and stop with ForwardPeer."""
 
     def __init__(self, name: str) -> None:
+        super().__init__()
         self.server_frames = transcript(name)[1]
-        self.connections = 0
-
-    async def start(self) -> ReplayServer:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def stop(self) -> None:
-        self.server.close()
-        await self.server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -155,7 +155,6 @@ def podship_config(folder: Path, workload: Workload, output: dict[str, Any], fil
             "tenant": "bench",
             "url": workload.base,
             "backfill": f"{workload.hours * 60 + 40}m",
-            "archive_delay": "35m",
         }
 
     document = {
