@@ -29,7 +29,9 @@ from tests.reliability.common import (
 from tests.rsyslog import Rsyslog
 
 RSS_BOUND_MIB = 200
-IN_SOCKET_BUFFERS = 2500  # records of ~2.5 KB in loopback socket buffers of a few MB (measured: 520-1,325 a stop)
+IN_SOCKET_BUFFERS = (
+    2500  # records of ~2.5 KB in loopback socket buffers of a few MB (measured: 520-1,325 a stop)
+)
 
 
 @pytest.mark.skipif(
