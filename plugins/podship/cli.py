@@ -305,9 +305,7 @@ def _demo_document(url: str, state_dir: str) -> dict[str, Any]:
             "api_key": "${POD_API_KEY}",
             "type": kind,
             "url": url,
-            "backfill": "2h",
-            "archive_delay": "40m",
-            "reconnect_min": "0.2s",
+            "backfill": "2h",  # every timing option at its default: the demo is what a user gets
         }
 
     return {
