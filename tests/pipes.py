@@ -52,7 +52,8 @@ def records(tmp_path):
     path = tmp_path / "out.ndjson"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_bytes().splitlines()]
+    data = path.read_bytes()  # the pipeline may be writing: a last line without its newline waits
+    return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
 
 
 async def run_until(pipeline, condition, timeout=30.0):
