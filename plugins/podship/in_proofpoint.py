@@ -54,9 +54,9 @@ class ProofpointInput:
         self.values, self.emit = values, emit
         self.name: str = values["alias"]
         self.kind: str = values["type"]
-        self.timing = Timing(*(int(values[key] * 1000) for key in _TIMING))
+        self.timing = Timing(**{field: int(values[key] * 1000) for field, key in _TIMING.items()})
         self.store = Store(state_dir, self.name, dead_letter_max_bytes, create=check_state)
-        settings = Settings(*(values[key] for key in _SETTINGS))
+        settings = Settings(**{key: values[key] for key in _SETTINGS})
         context = {"tenant_name": values["tenant"], "connector": self.name}
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
@@ -265,7 +265,12 @@ class ProofpointInput:
             await self.emit(Item(received.record, self, received.event_id, received.ts))
 
 
-_TIMING = ("reorder_window", "archive_delay", "live_resume", "archive_lag")
+_TIMING = {  # Timing field -> option, in seconds
+    "reorder_ms": "reorder_window",
+    "archive_delay_ms": "archive_delay",
+    "resume_ms": "live_resume",
+    "lag_ms": "archive_lag",
+}
 _SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
 
 
