@@ -5,7 +5,7 @@ from podship.core.coverage import Archive, Coverage, Hole, Live, Timing
 H = 3_600_000
 M = 60_000
 T0 = 1000 * H  # an hour boundary
-TIMING = Timing(reorder_ms=5 * M, archive_delay_ms=H, resume_ms=50 * M)
+TIMING = Timing()  # the shipped defaults: reorder 5 min, archive delay 1 h, resume 50 min, lag 30 min
 
 
 def holes(coverage):
