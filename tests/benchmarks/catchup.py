@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from podship.core.pod import HOUR_MS, floor_hour
+from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
 from podship.simulator import SimOptions, Simulator, real_world_faults
 
@@ -107,24 +107,25 @@ def figure(name: str, seconds: float | None, ids: set[str], run: Run, limit: flo
     )
 
 
-async def backfill(folder: Path, limit: float) -> None:
+async def first_start(name: str, backfill: str, since: int, folder: Path, limit: float) -> None:
+    """A first start at ten to the hour: the time until every event from `since` (relative to the
+    start) that the archive holds is out."""
     start = LINE.epoch_ms + 30 * HOUR_MS + 50 * 60_000
-    run = Run(folder, start, "1d")
+    run = Run(folder, start, backfill)
     async with run.sim:
         began = await run.start()
-        ids = run.expected(start - 24 * HOUR_MS, start - LAG)
-        figure("backfill", await run.until_out(ids, began, limit), ids, run, limit)
+        ids = run.expected(start + since, start - LAG)
+        figure(name, await run.until_out(ids, began, limit), ids, run, limit)
         await run.stop()
+
+
+async def backfill(folder: Path, limit: float) -> None:
+    await first_start("backfill", "1d", -24 * HOUR_MS, folder, limit)
 
 
 async def seam(folder: Path, limit: float) -> None:
-    start = LINE.epoch_ms + 30 * HOUR_MS + 50 * 60_000
-    run = Run(folder, start, "3h")
-    async with run.sim:
-        began = await run.start()
-        ids = run.expected(floor_hour(start) - HOUR_MS, start - LAG)
-        figure("seam", await run.until_out(ids, began, limit), ids, run, limit)
-        await run.stop()
+    # the hour before the start's hour and the start's own hour (the start is at 50 past)
+    await first_start("seam", "3h", -HOUR_MS - 50 * 60_000, folder, limit)
 
 
 async def outage(folder: Path, limit: float) -> None:

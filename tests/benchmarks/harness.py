@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,11 @@ class Result:
         }
 
 
-def podship_config(folder: Path, workload: Workload, output: dict[str, Any], filters: list[Any]) -> Path:
+def pipeline_file(
+    folder: Path, url: str, kinds: Iterable[str], backfill: str, *, output: dict[str, Any], filters: list[Any]
+) -> Path:
+    """The pipeline file of one benchmark run: every option but `backfill` at its default."""
+
     def connector(kind: str) -> dict[str, Any]:
         return {
             "name": "proofpoint_pod",
@@ -153,13 +157,13 @@ def podship_config(folder: Path, workload: Workload, output: dict[str, Any], fil
             "api_key": "${POD_API_KEY}",
             "type": kind,
             "tenant": "bench",
-            "url": workload.base,
-            "backfill": f"{workload.hours * 60 + 40}m",
+            "url": url,
+            "backfill": backfill,
         }
 
     document = {
         "service": {"state_dir": str(folder / "state"), "log_level": "warning"},
-        "pipeline": {"inputs": [connector(kind) for kind in KINDS], "filters": filters, "outputs": [output]},
+        "pipeline": {"inputs": [connector(kind) for kind in kinds], "filters": filters, "outputs": [output]},
     }
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "podship.yaml"
@@ -302,7 +306,15 @@ class Bench:
         self, name: str, workload: Workload, output: dict[str, Any] | None = None, **kw: Any
     ) -> None:
         folder = self.folder / f"{workload.name}-{name}"
-        config = podship_config(folder, workload, output or {"name": "stdout"}, kw.get("filters", []))
+        backfill = f"{workload.hours * 60 + 40}m"
+        config = pipeline_file(
+            folder,
+            workload.base,
+            KINDS,
+            backfill,
+            output=output or {"name": "stdout"},
+            filters=kw.get("filters", []),
+        )
         run = Run(
             config, self.profile / f"{workload.name}-{name}.raw" if self.profile else None, output is None
         )

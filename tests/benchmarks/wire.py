@@ -37,7 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.benchmarks.bare import cpu_secs, peak_rss_kib
-from tests.benchmarks.harness import Run, forward_receiver, lines_in
+from tests.benchmarks.harness import Run, forward_receiver, lines_in, pipeline_file
 from tests.benchmarks.rules import mixed
 from tests.benchmarks.server import TOKEN
 from tests.rsyslog import Rsyslog
@@ -93,29 +93,6 @@ def bare_loop(stand: Stand) -> dict[str, float]:
     return result
 
 
-def config(folder: Path, stand: Stand, output: dict[str, Any], filters: list[Any]) -> Path:
-    def connector(kind: str) -> dict[str, Any]:
-        return {
-            "name": "proofpoint_pod",
-            "cluster_id": "acme_hosted",
-            "api_key": "${POD_API_KEY}",
-            "type": kind,
-            "tenant": "bench",
-            "url": stand.base,
-            "backfill": f"{stand.backfill_secs()}s",
-        }
-
-    inputs = [connector(kind) for kind in stand.kinds]
-    document = {
-        "service": {"state_dir": str(folder / "state"), "log_level": "warning"},
-        "pipeline": {"inputs": inputs, "filters": filters, "outputs": [output]},
-    }
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "podship.yaml"
-    path.write_text(yaml.safe_dump(document))
-    return path
-
-
 def measure(run: Run, received: Callable[[], int], expected: int) -> dict[str, float]:
     """Seconds and CPU seconds from the first record to the last, peak RSS; then SIGTERM."""
     pid, first, cpu0 = run.process.pid, 0.0, 0.0
@@ -162,7 +139,10 @@ def filters_for(scenario: str, folder: Path) -> list[Any]:
 def scenario(stand: Stand, name: str, folder: Path) -> dict[str, float]:
     folder.mkdir(parents=True)
     with output_for(name, folder) as (output, counter):
-        path = config(folder, stand, output, filters_for(name, folder))
+        backfill = f"{stand.backfill_secs()}s"
+        path = pipeline_file(
+            folder, stand.base, stand.kinds, backfill, output=output, filters=filters_for(name, folder)
+        )
         server_cpu = cpu_secs(stand.process.pid)
         run = Run(path, None, counter is None)
         figures = measure(run, counter or run.stdout_counter(), stand.frames)
