@@ -102,6 +102,12 @@ def normalise(event: dict[str, Any], kind: str, event_id: str, ts_ms: int, conte
     return compact(record)  # type: ignore[no-any-return]  # the event is ours: freshly parsed
 
 
+def original(record: Record) -> dict[str, Any]:
+    """The PoD event a record was made from (what record models other than this one read)."""
+    event = record.get("proofpoint_on_demand")
+    return event if isinstance(event, dict) else {}
+
+
 def _final_action(event: dict[str, Any]) -> dict[str, Any]:
     actions = [action for action in as_list(dig(event, "filter", "actions")) if isinstance(action, dict)]
     final = next((action for action in actions if truthy(action.get("isFinal"))), None)
