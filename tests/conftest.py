@@ -9,12 +9,23 @@ import jsonschema
 import pytest
 import yaml
 
+from podship.core.encode_json import dumps
+
 
 @pytest.fixture(scope="session")
 def record_validator():
+    """Validates a record as its line reads (a record may carry its original event as JSON text)."""
     schema = json.loads(resources.files("podship").joinpath("schema/record.schema.json").read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    return LineValidator(jsonschema.Draft202012Validator(schema))
+
+
+class LineValidator:
+    def __init__(self, validator):
+        self.validator = validator
+
+    def validate(self, record):
+        self.validator.validate(json.loads(dumps(record)))
 
 
 def write_pipeline(path, inputs, *, service=None, outputs=None, filters=None):

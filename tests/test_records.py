@@ -1,10 +1,12 @@
 """PoD events -> syslog-index records, checked against the shipped JSON Schema."""
 
 import copy
+import json
 
 import pytest
 
-from podship.core.pod import event_identity
+from podship.core.encode_json import dumps
+from podship.core.pod import decode_frame, event_identity
 from podship.core.records import compact, normalise
 from podship.simgen import Timeline
 
@@ -129,11 +131,21 @@ def test_blank_values_are_omitted_everywhere_but_zero_and_false_stay():
     ) == {"e": 0, "f": False, "i": [1]}
 
 
+def _blanks(value, path=()):
+    """The paths of blank values (None, "", [], {}) anywhere in `value`."""
+    if value is None or value in ("", [], {}):
+        return [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [found for key, item in items for found in _blanks(item, (*path, key))]
+
+
 def test_the_original_event_keeps_dotted_keys_and_loses_only_blanks():
     event = LINE.event("message", 10)
+    assert ("filter", "currentFolder") in _blanks(event)  # the generator does send blanks
     record = record_of(copy.deepcopy(event), "message")
-    original = record["proofpoint_on_demand"]
-    assert original == compact(event)
+    original = json.loads(dumps(record))["proofpoint_on_demand"]
+    assert _blanks(original) == []
+    assert original["guid"] == event["guid"] and original["msgParts"][0]["md5"] == event["msgParts"][0]["md5"]
     identities = original["filter"]["modules"]["dmarc"]["authResults"][0]["emailIdentities"]
     assert "smtp.mailfrom" in identities
     assert original["msgParts"][0]["metadata"] == {"": "empty key", "Page Count": "2", "dc.title": "Invoice"}
@@ -183,3 +195,40 @@ def test_maillog_and_audit_of_unexpected_shapes_still_normalise(kind, record_val
     key = "id" if kind == "maillog" else "guid"
     event = {key: "x", "ts": "2024-05-22T12:10:03Z", "sm": ["a"], "tls": "b", "audit": ["c"], "pps": 1}
     record_validator.validate(record_of(event, kind))
+
+
+FRAME = (
+    b'{"guid":"g-1","ts":"2026-11-01T00:00:01.000000+0000","filter":{"disposition":"continue",'
+    b'"currentFolder":"","actions":[]},"connection":{"ip":"192.0.2.7","sid":null},"msgParts":[]}'
+)
+
+
+def record_carrying(original, text=FRAME):
+    event = json.loads(FRAME)
+    return normalise(event, "message", "g-1", 1793491201000, {**CONTEXT, "original": original}, text=text)
+
+
+def test_original_event_raw_puts_the_frame_in_the_line_byte_for_byte():
+    line = dumps(record_carrying("raw"))
+    assert line.endswith(b',"proofpoint_on_demand":' + FRAME + b"}")
+    assert json.loads(line)["src_ip"] == "192.0.2.7"
+
+
+def test_original_event_compact_and_none():
+    compacted = json.loads(dumps(record_carrying("compact")))["proofpoint_on_demand"]
+    assert compacted == {
+        "guid": "g-1",
+        "ts": "2026-11-01T00:00:01.000000+0000",
+        "filter": {"disposition": "continue"},
+        "connection": {"ip": "192.0.2.7"},
+    }
+    assert "proofpoint_on_demand" not in json.loads(dumps(record_carrying("none")))
+
+
+def test_a_frame_that_is_not_one_line_of_strict_json_is_re_encoded_even_raw():
+    pretty = json.dumps(json.loads(FRAME), indent=2).encode()
+    record = record_carrying("raw", decode_frame(pretty, 1 << 20).text)
+    line = dumps(record)
+    assert b"\n" not in line and json.loads(line)["proofpoint_on_demand"]["filter"]["currentFolder"] == ""
+    assert decode_frame(b"\xef\xbb\xbf" + FRAME, 1 << 20).text == FRAME  # a byte-order mark goes
+    assert decode_frame(FRAME + b"\r\n", 1 << 20).text == FRAME

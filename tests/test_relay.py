@@ -13,6 +13,7 @@ from fluent import sender
 
 from podship import config
 from podship.core import encode_forward as fwd
+from podship.core.encode_json import dumps
 from podship.out_forward import OPTIONS as FORWARD_OPTIONS
 from podship.out_forward import ForwardOutput
 from podship.out_stdout import StdoutOutput
@@ -101,7 +102,7 @@ async def test_podship_forward_into_podship_relay(tmp_path):
     pipeline.stop.set()
     assert await task == 0
     out.close()
-    assert relayed(tmp_path) == records
+    assert relayed(tmp_path) == [json.loads(dumps(r)) for r in records]  # as their lines read
 
 
 async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path):

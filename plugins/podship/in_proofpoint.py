@@ -57,7 +57,11 @@ class ProofpointInput:
         self.timing = Timing(**{field: int(values[key] * 1000) for field, key in _TIMING.items()})
         self.store = Store(state_dir, self.name, dead_letter_max_bytes, create=check_state)
         settings = Settings(**{key: values[key] for key in _SETTINGS})
-        context = {"tenant_name": values["tenant"], "connector": self.name}
+        context = {
+            "tenant_name": values["tenant"],
+            "connector": self.name,
+            "original": values["original_event"],
+        }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0

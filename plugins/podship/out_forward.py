@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 import os
 import random
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_forward as fwd
+from podship.core import records
+from podship.core.encode_json import dumps
 from podship.core.retry import Backoff
 from podship.errors import StreamError
 from podship.netio import mapped
@@ -150,7 +151,7 @@ class ForwardOutput:
         reason = (
             f"record of {len(packed)} bytes packed is over max_frame_bytes ({self.values['max_frame_bytes']})"
         )
-        self.store.dead_letter(reason, json.dumps(record, ensure_ascii=False))
+        self.store.dead_letter(reason, dumps(record))
         log.warning("forward: set a record aside: %s", reason)
         return None
 
@@ -276,7 +277,7 @@ def _describe(exc: BaseException) -> str:
 def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
     """The record without the bulk of the original event: message part bodies first, then all of it."""
     trimmed = dict(record)
-    original = dict(trimmed.get("proofpoint_on_demand") or {})
+    original = dict(records.original(trimmed))
     parts = original.get("msgParts")
     if isinstance(parts, list):
         original["msgParts"] = [
@@ -290,7 +291,7 @@ def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
             "proofpoint_on_demand.msgParts.dataBase64",
             "proofpoint_on_demand.msgParts.textExtracted",
         ]
-    if len(json.dumps(trimmed)) > limit:
+    if len(dumps(trimmed)) > limit:
         trimmed.pop("proofpoint_on_demand", None)
         trimmed["trimmed_fields"] = ["proofpoint_on_demand"]
     return trimmed

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from podship.core.pod import DEFAULT_URL, canonical_type
+from podship.core.records import ORIGINALS
 from podship.errors import ConfigError
 from podship.options import Option, OptionTable, Secret
 
@@ -36,6 +37,15 @@ OPTIONS = OptionTable(
             "message",
             "Log type; `sendmail` is an alias of maillog.",
             choices=("message", "maillog", "audit", "sendmail"),
+        ),
+        Option(
+            "original_event",
+            "str",
+            "compact",
+            "How records carry the original event under `proofpoint_on_demand`: `compact` (blank "
+            "values omitted, as Stellar Cyber's index holds it), `raw` (the frame's JSON as PoD sent "
+            "it: fastest, blanks kept), `none` (left out).",
+            choices=ORIGINALS,
         ),
         Option("url", "str", DEFAULT_URL, "Stream URL; `ws://` only for loopback addresses (the simulator)."),
         Option(

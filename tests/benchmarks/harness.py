@@ -146,9 +146,17 @@ class Result:
 
 
 def pipeline_file(
-    folder: Path, url: str, kinds: Iterable[str], backfill: str, *, output: dict[str, Any], filters: list[Any]
+    folder: Path,
+    url: str,
+    kinds: Iterable[str],
+    backfill: str,
+    *,
+    output: dict[str, Any],
+    filters: list[Any],
+    chosen: dict[str, str] | None = None,
 ) -> Path:
-    """The pipeline file of one benchmark run: every option but `backfill` at its default."""
+    """The pipeline file of one benchmark run: every option but `backfill` (and the input options
+    `chosen` names) at its default."""
 
     def connector(kind: str) -> dict[str, Any]:
         return {
@@ -159,6 +167,7 @@ def pipeline_file(
             "tenant": "bench",
             "url": url,
             "backfill": backfill,
+            **(chosen or {}),
         }
 
     document = {
@@ -221,7 +230,7 @@ class Run:
 
 
 def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes] | None:
-    spy = shutil.which("py-spy")
+    spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if spy is None:
         print("py-spy is not installed (pip install py-spy); no profile", file=sys.stderr)
         return None

@@ -108,6 +108,8 @@ def measure(run: Run, received: Callable[[], int], expected: int) -> dict[str, f
     seconds, cpu, peak = time.perf_counter() - first, cpu_secs(pid) - cpu0, peak_rss_kib(pid)
     run.process.send_signal(signal.SIGTERM)
     run.process.wait(timeout=60)
+    if run.profiler is not None:
+        run.profiler.wait(timeout=60)
     return {"seconds": seconds, "cpu_secs": cpu, "peak_rss_kib": peak, "startup": first - run.started}
 
 
@@ -136,15 +138,23 @@ def filters_for(scenario: str, folder: Path) -> list[Any]:
     return [{"name": "log_filter", "rules_file": str(rules)}]
 
 
-def scenario(stand: Stand, name: str, folder: Path) -> dict[str, float]:
+def scenario(
+    stand: Stand, name: str, folder: Path, profile: Path | None, chosen: dict[str, str]
+) -> dict[str, float]:
     folder.mkdir(parents=True)
     with output_for(name, folder) as (output, counter):
         backfill = f"{stand.backfill_secs()}s"
         path = pipeline_file(
-            folder, stand.base, stand.kinds, backfill, output=output, filters=filters_for(name, folder)
+            folder,
+            stand.base,
+            stand.kinds,
+            backfill,
+            output=output,
+            filters=filters_for(name, folder),
+            chosen=chosen,
         )
         server_cpu = cpu_secs(stand.process.pid)
-        run = Run(path, None, counter is None)
+        run = Run(path, profile, counter is None)
         figures = measure(run, counter or run.stdout_counter(), stand.frames)
     figures["server_cpu_secs"] = cpu_secs(stand.process.pid) - server_cpu
     return figures
@@ -191,6 +201,10 @@ def baseline(stand: Stand, runs: int) -> dict[str, float]:
     return best
 
 
+def _profile(args: argparse.Namespace, workload: str, name: str) -> Path | None:
+    return Path(args.profile) / f"{workload}-{name}.raw" if args.profile else None
+
+
 def run_workload(args: argparse.Namespace, workload: str, folder: Path) -> list[dict[str, Any]]:
     stand = Stand(workload, args.events, args.hours)
     results: list[dict[str, Any]] = []
@@ -202,7 +216,13 @@ def run_workload(args: argparse.Namespace, workload: str, folder: Path) -> list[
             for attempt in range(args.repeat):
                 figures = {
                     "frames": stand.frames,
-                    **scenario(stand, name, folder / f"{workload}-{name}-{attempt}"),
+                    **scenario(
+                        stand,
+                        name,
+                        folder / f"{workload}-{name}-{attempt}",
+                        _profile(args, workload, name),
+                        dict(option.split("=", 1) for option in args.input_option),
+                    ),
                 }
                 print(scenario_row(f"{workload}/{name}", figures, bare), flush=True)
                 results.append(
@@ -222,6 +242,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each scenario")
     parser.add_argument("--bare-runs", type=int, default=3, help="runs of the bare loop per workload")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--input-option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input option not at its default (e.g. original_event=raw); repeatable",
+    )
+    parser.add_argument(
+        "--profile", help="a py-spy profile (raw, collapsed stacks) per scenario into this folder"
+    )
     args = parser.parse_args()
     os.environ["POD_API_KEY"] = TOKEN
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.core.coverage import Archive, Coverage, Live
-from podship.core.pod import HOUR_MS, decode_frame, event_identity, iso_utc
+from podship.core.pod import HOUR_MS, Frame, decode_frame, event_identity, iso_utc
 from podship.core.records import normalise
 from podship.core.retry import Backoff
 from podship.errors import HandshakeError, PodshipError
@@ -236,12 +236,12 @@ class Connector:
         if not coverage.is_new(event_id):
             self.stats.duplicates += 1
             return NOTHING
-        return self._admit(frame.event, event_id, ts)
+        return self._admit(frame, event_id, ts)
 
-    def _admit(self, event: dict[str, Any], event_id: str, ts: int) -> Received:
-        assert self.coverage is not None
+    def _admit(self, frame: Frame, event_id: str, ts: int) -> Received:
+        assert self.coverage is not None and frame.event is not None
         try:
-            record = normalise(event, self.kind, event_id, ts, self.context)
+            record = normalise(frame.event, self.kind, event_id, ts, self.context, text=frame.text)
         except Exception as exc:  # data must never stop the stream: set the event aside instead
             return self._dead(f"cannot normalise: {type(exc).__name__}: {exc}")
         self.coverage.admit(event_id, ts)

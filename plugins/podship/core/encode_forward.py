@@ -24,7 +24,17 @@ from typing import Any, cast
 import msgpack
 from fluent.sender import EventTime  # fluent-logger's EventTime: ext type 0, the spec's layout
 
-_packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape")
+from podship.core.encode_json import RawJSON, loads
+
+
+def _parsed(value: Any) -> Any:
+    """An original event carried as JSON text (records.normalise) goes out as a map."""
+    if type(value) is RawJSON:
+        return loads(value.text)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
+_packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape", default=_parsed)
 WIRE = {"raw": False, "strict_map_key": False, "unicode_errors": "surrogateescape"}
 
 

@@ -15,8 +15,41 @@ from typing import Any
 
 import orjson
 
+
+class RawJSON:
+    """JSON text that a record carries as it is (an original event): embedded unparsed in a line."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: bytes) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"RawJSON({len(self.text)} bytes)"
+
+
+def _embed(value: Any) -> Any:
+    if type(value) is RawJSON:
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _parsed(value: Any) -> Any:
+    if type(value) is RawJSON:
+        return json.loads(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 # ASCII escapes keep the fallback's output valid UTF-8 even for a lone surrogate.
-_fallback = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
+_fallback = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False, default=_parsed)
+
+
+def parse_strict(data: bytes | str) -> Any:
+    """The JSON value of `data` where orjson takes it (strict RFC 8259 JSON), else None."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def loads(data: bytes | str) -> Any:
@@ -30,7 +63,7 @@ def loads(data: bytes | str) -> Any:
 def dumps(record: dict[str, Any]) -> bytes:
     """One record as compact UTF-8 JSON."""
     try:
-        return orjson.dumps(record)
+        return orjson.dumps(record, default=_embed)
     except TypeError:
         return _fallback.encode(record).encode()
 

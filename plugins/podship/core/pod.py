@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from podship.core.encode_json import loads
+from podship.core.encode_json import loads, parse_strict
 from podship.errors import HandshakeError
 
 HOUR_MS = 3_600_000
@@ -125,10 +125,12 @@ def handshake_error(status: int) -> HandshakeError:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """A decoded WebSocket message: an event, nothing (empty frame), or a rejection with its reason."""
+    """A decoded WebSocket message: an event, nothing (empty frame), or a rejection with its reason.
+    `text` is the frame itself where it is strict JSON on one line (what a record may embed as is)."""
 
     event: dict[str, Any] | None = None
     reason: str = ""
+    text: bytes = b""
 
     @property
     def empty(self) -> bool:
@@ -145,13 +147,25 @@ def decode_frame(data: bytes | str, max_bytes: int) -> Frame:
         return Frame(reason=f"frame of {size} bytes is over max_frame_bytes ({max_bytes})")
     if not data.strip():
         return EMPTY
-    try:
-        value = loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return Frame(reason=f"not JSON: {exc}")
+    value = parse_strict(data)
+    if value is None:  # not strict JSON: the lenient parser, and no embedding of the text
+        try:
+            value = loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return Frame(reason=f"not JSON: {exc}")
     if not isinstance(value, dict):
         return Frame(reason=f"not a JSON object but a {type(value).__name__}")
-    return Frame(event=value)
+    return Frame(event=value, text=_one_line(data) if isinstance(data, bytes) else b"")
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _one_line(data: bytes) -> bytes:
+    """The frame as one NDJSON-safe line, or b"" when it spans lines (a pretty-printed event)."""
+    text = data.removeprefix(_BOM)  # orjson takes a byte-order mark; inside a line it is no JSON
+    text = text.strip() if text[-1] in b" \t\r\n" or text[0] in b" \t\r\n" else text
+    return b"" if b"\n" in text or b"\r" in text else text
 
 
 def event_identity(event: dict[str, Any], kind: str) -> tuple[str, int]:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
+from podship.core.encode_json import RawJSON, loads
 from podship.core.pod import iso_utc
 
 ORIGIN = {
@@ -84,9 +87,18 @@ def truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def normalise(event: dict[str, Any], kind: str, event_id: str, ts_ms: int, context: dict[str, str]) -> Record:
-    """The syslog-index record of one event, which it takes over (blanks are removed in place);
-    `context` holds tenant_name and connector."""
+ORIGINALS = ("compact", "raw", "none")  # how a record carries its original event
+ORIGINAL_KEY = "proofpoint_on_demand"
+
+
+def normalise(
+    event: dict[str, Any], kind: str, event_id: str, ts_ms: int, context: dict[str, str], *, text: bytes = b""
+) -> Record:
+    """The syslog-index record of one event, which it takes over (blanks are removed in place).
+
+    `context` holds tenant_name, connector and original (one of ORIGINALS, compact when absent);
+    `text` is the frame's JSON where it can be embedded as it is (see pod.Frame).
+    """
     record: Record = {
         "timestamp": ts_ms,
         "event_time": iso_utc(ts_ms),
@@ -98,18 +110,36 @@ def normalise(event: dict[str, Any], kind: str, event_id: str, ts_ms: int, conte
         "event_id": event_id,
     }
     record.update(_FIELDS[kind](event))
-    record["proofpoint_on_demand"] = event
-    return compact(record)  # type: ignore[no-any-return]  # the event is ours: freshly parsed
+    compact(record)
+    how = context.get("original", "compact")
+    if how != "none":
+        record[ORIGINAL_KEY] = RawJSON(text) if how == "raw" and text else _carried(event, how)
+    return record
+
+
+def _carried(event: dict[str, Any], how: str) -> Any:
+    """The event as the record carries it: encoded once here, so that records in flight hold one
+    bytes object each rather than ~50 maps and lists (less memory, and nothing for the garbage
+    collector to walk); kept as it is where it holds what strict JSON cannot."""
+    if how == "compact":
+        compact(event)
+    try:
+        return RawJSON(orjson.dumps(event))
+    except TypeError:
+        return event
 
 
 def original(record: Record) -> dict[str, Any]:
-    """The PoD event a record was made from (what record models other than this one read)."""
-    event = record.get("proofpoint_on_demand")
+    """The PoD event a record was made from (what record models other than this one read, and
+    rules that look into it); parsed once, in place, where the record carries it as JSON text."""
+    event = record.get(ORIGINAL_KEY)
+    if type(event) is RawJSON:
+        event = record[ORIGINAL_KEY] = loads(event.text)
     return event if isinstance(event, dict) else {}
 
 
-def _final_action(event: dict[str, Any]) -> dict[str, Any]:
-    actions = [action for action in as_list(dig(event, "filter", "actions")) if isinstance(action, dict)]
+def _final_action(flt: dict[str, Any]) -> dict[str, Any]:
+    actions = [action for action in as_list(flt.get("actions")) if isinstance(action, dict)]
     final = next((action for action in actions if truthy(action.get("isFinal"))), None)
     if final is None:
         return {}
@@ -147,69 +177,83 @@ def _urls(event: dict[str, Any]) -> list[str]:
     return urls
 
 
-def _scores(event: dict[str, Any]) -> dict[str, Any]:
-    scores = _map(dig(event, "filter", "modules", "spam", "scores"))
+def _scores(flt: dict[str, Any]) -> dict[str, Any]:
+    scores = _map(_map(_map(_map(flt.get("modules")).get("spam")).get("scores")))
     classifiers = _map(scores.get("classifiers"))
-    fields = {f"{name}_score": number(dig(classifiers, name)) for name in _SCORES}
-    fields["spam_score"] = number(dig(scores, "overall"))
-    fields["spam_engine_score"] = number(dig(scores, "engine"))
+    fields = {key: number(classifiers.get(name)) for name, key in _SCORE_KEYS}
+    fields["spam_score"] = number(scores.get("overall"))
+    fields["spam_engine_score"] = number(scores.get("engine"))
     return fields
 
 
-def _header(event: dict[str, Any], name: str) -> Any:
-    value = dig(event, "msg", "normalizedHeader", name)
-    return value if value is not None else dig(event, "msg", "header", name)
+_SCORE_KEYS = tuple((name, f"{name}_score") for name in _SCORES)
 
 
 def _map(value: Any) -> dict[str, Any]:
     """`value` where it is a map, else an empty one: PoD sections change shape across versions."""
-    return value if isinstance(value, dict) else {}
+    return value if type(value) is dict else {}
 
 
 def _origin(event: dict[str, Any]) -> dict[str, Any]:
     data = _map(dig(event, "metadata", "origin", "data"))
     pps = _map(event.get("pps"))
     return {
-        "reporting_host": dig(data, "agent") or dig(pps, "agent"),
-        "cluster_id": dig(data, "cid") or dig(pps, "cid"),
-        "pod_version": dig(data, "version") or dig(pps, "version"),
+        "reporting_host": data.get("agent") or pps.get("agent"),
+        "cluster_id": data.get("cid") or pps.get("cid"),
+        "pod_version": data.get("version") or pps.get("version"),
     }
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    connection = _map(event.get("connection"))
-    tls = _map(dig(connection, "tls", "inbound"))
+    """Each section is looked up once: this runs for every message event (the hot path)."""
+    connection, flt = _map(event.get("connection")), _map(event.get("filter"))
+    modules, envelope, msg = _map(flt.get("modules")), _map(event.get("envelope")), _map(event.get("msg"))
+    header = _Headers(_map(msg.get("normalizedHeader")), _map(msg.get("header")))
+    tls, quarantine = _map(_map(connection.get("tls")).get("inbound")), _map(flt.get("quarantine"))
     fields: dict[str, Any] = {
         "src_ip": connection.get("ip"),
         "src_host": connection.get("host"),
         "helo": connection.get("helo"),
         "src_country": connection.get("country"),
         "session_id": connection.get("sid"),
-        "direction": dig(event, "filter", "routeDirection"),
-        "disposition": dig(event, "filter", "disposition"),
-        "queue_id": dig(event, "filter", "qid"),
-        "parent_event_id": dig(event, "filter", "origGuid"),
-        "envelope_from": dig(event, "envelope", "from"),
-        "envelope_rcpts": as_list(dig(event, "envelope", "rcpts")),
-        "header_from": first(_header(event, "from")),
-        "header_to": as_list(_header(event, "to")),
-        "header_cc": as_list(_header(event, "cc")),
-        "header_reply_to": first(_header(event, "reply-to")),
-        "subject": first(_header(event, "subject")),
-        "message_id": first(_header(event, "message-id")),
-        "msg_size_bytes": number(dig(event, "filter", "msgSizeBytes") or dig(event, "msg", "sizeBytes")),
-        "virus_names": as_list(dig(event, "filter", "modules", "av", "virusNames")),
-        "spf_result": dig(event, "filter", "modules", "spf", "result"),
-        "dmarc_result": dig(event, "filter", "modules", "dmarc", "filterdResult"),
-        "quarantine_folder": dig(event, "filter", "quarantine", "folder"),
-        "quarantine_rule": dig(event, "filter", "quarantine", "rule"),
+        "direction": flt.get("routeDirection"),
+        "disposition": flt.get("disposition"),
+        "queue_id": flt.get("qid"),
+        "parent_event_id": flt.get("origGuid"),
+        "envelope_from": envelope.get("from"),
+        "envelope_rcpts": as_list(envelope.get("rcpts")),
+        "header_from": first(header.get("from")),
+        "header_to": as_list(header.get("to")),
+        "header_cc": as_list(header.get("cc")),
+        "header_reply_to": first(header.get("reply-to")),
+        "subject": first(header.get("subject")),
+        "message_id": first(header.get("message-id")),
+        "msg_size_bytes": number(flt.get("msgSizeBytes") or msg.get("sizeBytes")),
+        "virus_names": as_list(_map(modules.get("av")).get("virusNames")),
+        "spf_result": _map(modules.get("spf")).get("result"),
+        "dmarc_result": _map(modules.get("dmarc")).get("filterdResult"),
+        "quarantine_folder": quarantine.get("folder"),
+        "quarantine_rule": quarantine.get("rule"),
         "attachments": _attachments(event),
         "urls": _urls(event),
         "tls_version": tls.get("version"),
         "tls_cipher": tls.get("cipher"),
         "tls_cipher_bits": number(tls.get("cipherBits")),
     }
-    return fields | _final_action(event) | _scores(event) | _origin(event)
+    return fields | _final_action(flt) | _scores(flt) | _origin(event)
+
+
+class _Headers:
+    """A header from the normalised copy, else from the raw headers."""
+
+    __slots__ = ("normalised", "raw")
+
+    def __init__(self, normalised: dict[str, Any], raw: dict[str, Any]) -> None:
+        self.normalised, self.raw = normalised, raw
+
+    def get(self, name: str) -> Any:
+        value = self.normalised.get(name)
+        return value if value is not None else self.raw.get(name)
 
 
 def _maillog(event: dict[str, Any]) -> dict[str, Any]:

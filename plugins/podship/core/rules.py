@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.core import paths
-from podship.core.records import number
+from podship.core.records import ORIGINAL_KEY, number, original
 
 Record = dict[str, Any]
 Test = Callable[[Record], bool]
@@ -99,12 +99,15 @@ class RuleSet:
 
     rules: list[Rule]
     default_keep: bool = True
+    reads_original: bool = False  # a rule names the original event: parse it before the rules run
     stages: list[Rule | _Index] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.stages = _stages(self.rules)
 
     def decide(self, record: Record, now: float) -> Decision:
+        if self.reads_original:
+            original(record)
         tags: set[str] = set()
         for stage in self.stages:
             rule = stage.match(record)
@@ -200,7 +203,17 @@ def compile_rules(document: Any, mask_key: bytes = b"") -> RuleSet:
     for rule in rules:
         if names.count(rule.name) > 1:
             raise RuleError("rule names must be unique", line=rule.line, rule=rule.name)
-    return RuleSet(rules, default_keep=default == "keep")
+    return RuleSet(rules, default_keep=default == "keep", reads_original=_names_original(document["rules"]))
+
+
+def _names_original(spec: Any) -> bool:
+    """True where any string in the rules starts with `proofpoint_on_demand` (a field path into
+    the original event, or a value that merely looks like one: then it is parsed for nothing)."""
+    if isinstance(spec, str):
+        return spec.startswith(ORIGINAL_KEY)
+    if isinstance(spec, dict):
+        return any(_names_original(key) or _names_original(value) for key, value in spec.items())
+    return isinstance(spec, list) and any(_names_original(item) for item in spec)
 
 
 def _rule(entry: Any, position: int, mask_key: bytes) -> Rule:
