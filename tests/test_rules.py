@@ -172,6 +172,19 @@ def test_remove_and_keep_fields():
     assert rec["msg_origin"] == {"source": "proofpoint_on_demand"}
 
 
+def test_editing_one_record_leaves_the_next_alone():
+    remove = rules("rules: [{name: r, action: {remove_fields: [msg_origin.processor, msg_origin.vendor]}}]")
+    first, second = record("message", 1), record("message", 2)
+    remove.decide(first, 0)
+    assert first["msg_origin"] == {"source": "proofpoint_on_demand", "category": "email"}
+    assert second["msg_origin"] == {
+        "source": "proofpoint_on_demand",
+        "vendor": "proofpoint",
+        "category": "email",
+        "processor": {"name": "proofpoint_on_demand", "type": "log_collector"},
+    }
+
+
 def test_mask_with_text_or_a_keyed_hash_that_still_correlates():
     rec = {"envelope_rcpts": ["a@acme.example", "b@acme.example"], "header_from": "a@acme.example"}
     rules("rules: [{name: r, action: {mask: {fields: [header_from]}}}]").decide(rec, 0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import signal
 import ssl
@@ -149,6 +150,7 @@ def _relay(args: argparse.Namespace) -> int:
 
 
 async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
+    _collect_less()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, pipeline.stop.set)
@@ -156,6 +158,14 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
     return await pipeline.run()
+
+
+def _collect_less() -> None:
+    """Every event parses into ~50 maps and lists that die young; the default threshold (700
+    allocations) ran a collection every ~12 events over everything alive. Freezing what start-up
+    built and collecting every 20,000 allocations saves ~10% of the CPU per event (wire.py)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -103,18 +103,35 @@ def normalise(
         "timestamp": ts_ms,
         "event_time": iso_utc(ts_ms),
         "msg_class": f"proofpoint_on_demand_{kind}",
-        "msg_origin": ORIGIN,
+        "msg_origin": _origin_tags(),
         "tenant_name": context.get("tenant_name"),
         "connector": context.get("connector"),
         "event_type": kind,
         "event_id": event_id,
     }
-    record.update(_FIELDS[kind](event))
-    compact(record)
+    _put(record, _FIELDS[kind](event))
     how = context.get("original", "compact")
     if how != "none":
         record[ORIGINAL_KEY] = RawJSON(text) if how == "raw" and text else _carried(event, how)
     return record
+
+
+def _put(record: Record, fields: dict[str, Any]) -> None:
+    """The non-blank fields into the record, and blank envelope fields out (compact, flat: this
+    runs for every event, so only the values that are containers are walked)."""
+    for key, value in fields.items():
+        if type(value) is dict or type(value) is list:
+            compact(value)
+        if value or not (value is None or type(value) in _BLANKABLE):
+            record[key] = value
+    for key in ("tenant_name", "connector"):
+        if not record[key]:
+            del record[key]
+
+
+def _origin_tags() -> dict[str, Any]:
+    """ORIGIN, a copy per record: a rule that edits one record's tags must not edit the next's."""
+    return {**ORIGIN, "processor": {**ORIGIN["processor"]}}
 
 
 def _carried(event: dict[str, Any], how: str) -> Any:
