@@ -16,7 +16,7 @@ import orjson
 from podship.core.encode_json import RawJSON, loads
 from podship.core.pod import iso_utc
 
-ORIGIN = {
+ORIGIN: dict[str, Any] = {
     "source": "proofpoint_on_demand",
     "vendor": "proofpoint",
     "category": "email",
