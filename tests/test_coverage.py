@@ -1,10 +1,20 @@
 """The coverage core: holes, archive planning, deduplication, checkpoints."""
 
 from podship.core.coverage import Archive, Coverage, Hole, Live, Timing
+from podship.core.seen import Seen
 
 H = 3_600_000
 M = 60_000
 T0 = 1000 * H  # an hour boundary
+
+
+def seen(ids):
+    remembered = Seen()
+    for event_id, ts in ids.items():
+        remembered.add(event_id, ts)
+    return remembered
+
+
 TIMING = Timing()  # the shipped defaults: reorder 5 min, archive delay 1 h, resume 50 min, lag 30 min
 
 
@@ -117,7 +127,7 @@ def test_duplicates_are_refused_while_pending_and_after_acknowledgement():
     assert not coverage.admit("a", T0 + 1)
     coverage.acknowledge([("a", T0 + 1)])
     assert not coverage.admit("a", T0 + 1)
-    assert coverage.seen == {"a": T0 + 1}
+    assert len(coverage.seen) == 1 and coverage.seen.remembers("a", T0 + 1)
     assert coverage.pending == {}
 
 
@@ -139,7 +149,7 @@ def test_a_crash_restart_makes_everything_since_the_watermark_a_hole():
     coverage.acknowledge([("a", T0 + 20 * M)])
     snapshot = coverage.snapshot()
     assert snapshot == {"version": 1, "watermark": T0 + 20 * M, "holes": [], "clean_close_at": None}
-    restored = Coverage.restore(TIMING, snapshot, {"a": T0 + 20 * M})
+    restored = Coverage.restore(TIMING, snapshot, seen({"a": T0 + 20 * M}))
     assert holes(restored) == [(T0 + 15 * M, None)]
     assert not restored.admit("a", T0 + 20 * M)
 
@@ -150,7 +160,7 @@ def test_a_drained_shutdown_resumes_live_without_a_hole():
     coverage.live_closed(T0 + 5 * M, clean=True)
     snapshot = coverage.snapshot(clean_close=True)
     assert snapshot["clean_close_at"] == T0 + 5 * M
-    restored = Coverage.restore(TIMING, snapshot, {})
+    restored = Coverage.restore(TIMING, snapshot, Seen())
     assert holes(restored) == []
     restored.live_opened(T0 + 10 * M)
     assert holes(restored) == []
@@ -166,7 +176,7 @@ def test_a_shutdown_with_records_in_flight_is_not_clean():
 
 def test_restore_refuses_an_unknown_checkpoint_version():
     try:
-        Coverage.restore(TIMING, {"version": 99, "watermark": 0, "holes": []}, {})
+        Coverage.restore(TIMING, {"version": 99, "watermark": 0, "holes": []}, Seen())
     except ValueError as exc:
         assert "version 99" in str(exc)
     else:
@@ -175,10 +185,12 @@ def test_restore_refuses_an_unknown_checkpoint_version():
 
 def test_ids_are_kept_as_long_as_a_repair_can_bring_their_hour_back():
     coverage = Coverage(TIMING, watermark=T0 + 2 * H, holes=[Hole(T0 + 90 * M, T0 + 100 * M)])
-    coverage.seen = {"ancient": T0 - M, "kept": T0 + 10 * M, "recent": T0 + 2 * H}
+    coverage.seen = seen({"ancient": T0 - M, "kept": T0 + 10 * M, "recent": T0 + 2 * H})
     assert coverage.retain_from() == T0
-    assert coverage.prune() == ["ancient"]
-    assert set(coverage.seen) == {"kept", "recent"}
+    assert coverage.prune() == 1
+    assert len(coverage.seen) == 2
+    assert coverage.seen.remembers("kept", T0 + 10 * M) and coverage.seen.remembers("recent", T0 + 2 * H)
+    assert not coverage.seen.remembers("ancient", T0 - M)
 
 
 def test_hours_beyond_the_archive_retention_are_counted_not_fetched():
@@ -191,14 +203,16 @@ def test_hours_beyond_the_archive_retention_are_counted_not_fetched():
     assert holes(coverage) == [(oldest, T0 + 26 * H)]
 
 
-def test_pruning_scans_the_ids_again_only_when_the_cutoff_moves():
+def test_pruning_forgets_whole_hours():
     coverage = Coverage(TIMING, watermark=T0 + 2 * H)
-    coverage.seen = {"old": T0 - 2 * H}
-    assert coverage.prune() == ["old"]
-    coverage.seen["older"] = T0 - 3 * H
-    assert coverage.prune() == []  # same cutoff: nothing is scanned
+    coverage.seen = seen({"old": T0 - 2 * H, "older": T0 - 3 * H + 1, "kept": T0 + 10 * M})
+    assert coverage.retain_from() == T0
+    assert coverage.prune() == 2
+    assert coverage.prune() == 0
+    assert len(coverage.seen) == 1
     coverage.watermark = T0 + 3 * H
-    assert coverage.prune() == ["older"]
+    assert coverage.prune() == 1
+    assert len(coverage.seen) == 0
 
 
 def test_hours_to_repair_counts_each_hour_once_across_holes():

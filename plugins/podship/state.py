@@ -12,11 +12,12 @@ import base64
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from podship.core.coverage import Coverage, Timing
+from podship.core.seen import Seen
 from podship.errors import ConfigError
 
 _CHECKPOINT, _JOURNAL, _DEAD = "checkpoint.json", "seen.log", "deadletter.jsonl"
@@ -57,18 +58,24 @@ class Store:
         coverage.prune()
         return coverage
 
-    def _read_journal(self) -> dict[str, int]:
-        seen: dict[str, int] = {}
+    def _read_journal(self) -> Seen:
+        seen = Seen()
+        for event_id, ts in self._journaled():
+            seen.add(event_id, ts)
+        return seen
+
+    def _journaled(self) -> Iterator[tuple[str, int]]:
+        """The journal's (id, event time) pairs; counts its lines."""
         path = self.root / _JOURNAL
+        self._journal_lines = 0
         if not path.exists():
-            return seen
+            return
         with path.open("rb") as journal:
             for line in journal:
                 ts, _, event_id = line.rstrip(b"\n").partition(b" ")
                 if event_id and ts.lstrip(b"-").isdigit():  # a torn last line after a crash is skipped
-                    seen[event_id.decode()] = int(ts)
+                    yield event_id.decode(), int(ts)
                 self._journal_lines += 1
-        return seen
 
     def journal(self, acked: Iterable[tuple[str, int]]) -> None:
         """Append acknowledged ids at once: a write survives `kill -9` (fsync waits for `commit`),
@@ -87,16 +94,17 @@ class Store:
         if self._journal_fd is not None:
             os.fsync(self._journal_fd)
         if self._journal_lines > 2 * len(coverage.seen) + 10_000:
-            self._compact(coverage.seen)
+            self._compact(coverage.retain_from())
         self._replace(_CHECKPOINT, json.dumps(coverage.snapshot(clean_close=clean)).encode())
 
-    def _compact(self, seen: dict[str, int]) -> None:
-        body = "".join(f"{ts} {event_id}\n" for event_id, ts in seen.items())
+    def _compact(self, cutoff: int) -> None:
+        """Rewrite the journal without the ids older than `cutoff` (memory holds only hashes)."""
+        body = "".join([f"{ts} {event_id}\n" for event_id, ts in self._journaled() if ts >= cutoff])
         if self._journal_fd is not None:  # the file is replaced: appends must go to the new one
             os.close(self._journal_fd)
             self._journal_fd = None
         self._replace(_JOURNAL, body.encode())
-        self._journal_lines = len(seen)
+        self._journal_lines = body.count("\n")
 
     def _replace(self, name: str, data: bytes) -> None:
         temp = self.root / f".{name}.tmp"

@@ -49,6 +49,7 @@ KINDS = ("message", "maillog", "audit")
 PER_HOUR = sum(DEFAULT_RATES.values()) * 3600  # events an hour at rate 1
 BUSY_PER_HOUR = 2_000_000  # the tenant the backfill projection is for: two million events an hour
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+RSS_MILESTONES = (100_000, 250_000, 500_000, 750_000)  # records out at which resident memory is read
 
 
 @dataclass
@@ -192,6 +193,7 @@ class Run:
         )
         self.profiler = _profiler(self.process.pid, profile) if profile else None
         self.first = 0.0
+        self.rss_mib: dict[int, int] = {}  # records out -> resident MiB then
 
     def stdout_counter(self) -> Callable[[], int]:
         """Reads podship's stdout in a thread; returns how many lines it has seen."""
@@ -209,7 +211,10 @@ class Run:
     def until(self, received: Callable[[], int], expected: int) -> tuple[float, float, float, int]:
         """Seconds first-to-last record, start-up seconds, CPU seconds, peak RSS KiB; then SIGTERM."""
         progress = (0, time.monotonic())
+        milestones = [n for n in RSS_MILESTONES if n < expected] + [expected]
         while (count := received()) < expected:
+            while count >= milestones[0]:
+                self.rss_mib[milestones.pop(0)] = round(_rss_kib(self.process.pid) / 1024)
             if self.process.poll() is not None:
                 raise RuntimeError(f"podship ended after {count} of {expected} records")
             if count > progress[0]:
@@ -221,6 +226,7 @@ class Run:
                 self.first = time.perf_counter()
             time.sleep(0.005)
         finished = time.perf_counter()
+        self.rss_mib[expected] = round(_rss_kib(self.process.pid) / 1024)
         cpu, peak = _cpu_secs(self.process.pid), _peak_rss_kib(self.process.pid)
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
@@ -245,8 +251,16 @@ def _cpu_secs(pid: int) -> float:
 
 
 def _peak_rss_kib(pid: int) -> int:
+    return _status_kib(pid, "VmHWM:")
+
+
+def _rss_kib(pid: int) -> int:
+    return _status_kib(pid, "VmRSS:")
+
+
+def _status_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key):
             return int(line.split()[1])
     return 0
 
@@ -330,6 +344,7 @@ class Bench:
         counter = run.stdout_counter() if output is None else kw["received"]
         seconds, startup, cpu, peak = run.until(counter, workload.frames)
         result = Result(name, workload.name, workload.frames, seconds, startup, cpu, peak, workload.bare_secs)
+        result.extra["rss_mib_at_records"] = run.rss_mib
         self.results.append(result)
         print(_row(result.figures()), flush=True)
 
@@ -363,7 +378,15 @@ def _row(figures: dict[str, Any]) -> str:
         f"{figures['events_per_sec']:>7,}/s  ({figures['ratio_to_bare']:.2f} of bare "
         f"{figures['bare_events_per_sec']:,}/s)  CPU {figures['cpu_secs_per_100k']:>6.1f} s/100k  "
         f"RSS {figures['peak_rss_mib']:>5.0f} MiB  first record {figures['startup_to_first_record_secs']:.2f} s"
+        + _milestones(figures["rss_mib_at_records"])
     )
+
+
+def _milestones(rss: dict[int, int]) -> str:
+    """`; RSS at 100k 61, 250k 62, ... MiB` for runs long enough to show whether memory stays flat."""
+    if len(rss) < 3:
+        return ""
+    return "; RSS at " + ", ".join(f"{n // 1000}k {mib}" for n, mib in sorted(rss.items())) + " MiB"
 
 
 def run_workload(bench: Bench, workload: Workload, scenarios: Callable[[Workload], None]) -> None:

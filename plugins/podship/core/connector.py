@@ -233,7 +233,7 @@ class Connector:
         except ValueError as exc:
             return self._dead(str(exc))
         coverage.saw(ts)
-        if not coverage.is_new(event_id):
+        if not coverage.is_new(event_id, ts):
             self.stats.duplicates += 1
             return NOTHING
         return self._admit(frame, event_id, ts)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.core.pod import HOUR_MS, floor_hour
+from podship.core.seen import Seen
 
 ARCHIVE_LIMIT_MS = 30 * 24 * HOUR_MS  # the API answers 400 for ranges older than 30 days
 SNAPSHOT_VERSION = 1
@@ -72,10 +73,9 @@ class Coverage:
     timing: Timing
     watermark: int
     holes: list[Hole] = field(default_factory=list)
-    seen: dict[str, int] = field(default_factory=dict)
+    seen: Seen = field(default_factory=Seen)
     pending: dict[str, int] = field(default_factory=dict)
     newest_acked: int = 0
-    pruned_before: int | None = None
     live_closed_at: int | None = None
     session_mark: int | None = None
     unrecoverable_ms: int = 0
@@ -89,12 +89,12 @@ class Coverage:
 
     # --- events -----------------------------------------------------------------------------
 
-    def is_new(self, event_id: str) -> bool:
-        return event_id not in self.seen and event_id not in self.pending
+    def is_new(self, event_id: str, ts: int) -> bool:
+        return event_id not in self.pending and not self.seen.remembers(event_id, ts)
 
     def admit(self, event_id: str, ts: int) -> bool:
         """True for an event not seen before; it is then pending until acknowledged."""
-        if not self.is_new(event_id):
+        if not self.is_new(event_id, ts):
             return False
         self.pending[event_id] = ts
         return True
@@ -103,7 +103,7 @@ class Coverage:
         """Every output has these events: remember their ids and move the watermark (never back)."""
         for event_id, ts in acked:
             self.pending.pop(event_id, None)
-            self.seen[event_id] = ts
+            self.seen.add(event_id, ts)
             self.newest_acked = max(self.newest_acked, ts)
         floor = min(self.pending.values(), default=self.newest_acked)
         self.watermark = max(self.watermark, min(floor, self.newest_acked))
@@ -242,16 +242,9 @@ class Coverage:
         oldest = min([hole.start for hole in self.holes] + [self.safe_point()])
         return floor_hour(oldest - self.timing.reorder_ms) - HOUR_MS
 
-    def prune(self) -> list[str]:
-        """Forget ids that no repair can bring back; returns the ids dropped."""
-        cutoff = self.retain_from()
-        if cutoff == self.pruned_before:  # it moves an hour at a time; scanning every id is costly
-            return []
-        self.pruned_before = cutoff
-        stale = [event_id for event_id, ts in self.seen.items() if ts < cutoff]
-        for event_id in stale:
-            del self.seen[event_id]
-        return stale
+    def prune(self) -> int:
+        """Forget ids that no repair can bring back; returns how many were dropped."""
+        return self.seen.forget_before(self.retain_from())
 
     def snapshot(self, *, clean_close: bool = False) -> dict[str, Any]:
         """The checkpoint (ids are journaled apart); `clean_close` only after a full drain."""
@@ -263,7 +256,7 @@ class Coverage:
         }
 
     @classmethod
-    def restore(cls, timing: Timing, snapshot: dict[str, Any], seen: dict[str, int]) -> Coverage:
+    def restore(cls, timing: Timing, snapshot: dict[str, Any], seen: Seen) -> Coverage:
         """Resume after a stop: after a crash, everything since the watermark is a hole."""
         if snapshot.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"checkpoint version {snapshot.get('version')!r} is not {SNAPSHOT_VERSION}")
