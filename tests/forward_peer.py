@@ -41,11 +41,14 @@ class ForwardPeer:
     withhold: int = 0  # chunks received but not acked
     refuse: int = 0  # chunks answered with {} (and not taken)
     cut: int = 0  # connections closed as soon as data arrives (mid-chunk)
+    hold: int = 0  # acks held back until this many chunks wait for one (a client that sends one
+    # chunk at a time and awaits its ack then waits in vain)
     ssl: Any = None
     records: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     chunks: Counter[str] = field(default_factory=Counter)
     connections: int = 0
     rejected_handshakes: int = 0
+    most_unacked: int = 0
 
     async def start(self) -> ForwardPeer:
         self.server = await asyncio.start_server(
@@ -64,6 +67,7 @@ class ForwardPeer:
             if self.shared_key is not None and not await self._handshake(reader, writer):
                 return
             unpacker = msgpack.Unpacker(raw=False, ext_hook=_event_time, max_buffer_size=64 << 20)
+            self._held: list[str] = []
             while data := await reader.read(1 << 16):
                 if self.cut > 0:
                     self.cut -= 1
@@ -113,7 +117,11 @@ class ForwardPeer:
             self.withhold -= 1
             return
         if chunk is not None:
-            writer.write(msgpack.packb({"ack": chunk}))
+            self._held.append(chunk)
+            self.most_unacked = max(self.most_unacked, len(self._held))
+            if len(self._held) >= self.hold:
+                writer.writelines(msgpack.packb({"ack": held}) for held in self._held)
+                self._held = []
 
     @staticmethod
     def _entries(entries: Any, options: dict[str, Any]) -> list[tuple[float, dict[str, Any]]]:

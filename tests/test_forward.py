@@ -13,6 +13,7 @@ from podship.out_forward import ForwardOutput
 from podship.simgen import Timeline
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
 from tests.pipes import build, connector, run_until
+from tests.test_rules import record
 
 LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
 
@@ -92,6 +93,19 @@ async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_conne
     assert max(peer.chunks.values()) >= 2, "a chunk whose ack was withheld came a second time, same id"
     tags = {tag for tag, _, _ in peer.records}
     assert tags == {"pod.message", "pod.maillog"}
+
+
+async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(tmp_path):
+    peer = await ForwardPeer(hold=2).start()  # acks nothing until two chunks wait for an ack
+    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {"port": peer.port}
+    forward = ForwardOutput(values, tmp_path / "state")
+    batch = [record("message", 1), record("maillog", 1)]  # two tags: two chunks
+    await asyncio.wait_for(forward.write(batch), 10)  # one chunk at a time would wait 30 s in vain
+    await forward.close()
+    await peer.stop()
+    assert peer.most_unacked == 2
+    assert sorted(tag for tag, _, _ in peer.records) == ["pod.maillog", "pod.message"]
+    assert (forward.sent_chunks, forward.resent_chunks) == (2, 0)
 
 
 async def test_the_shared_key_handshake(simulator, tmp_path):

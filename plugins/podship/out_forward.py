@@ -45,7 +45,11 @@ OPTIONS = OptionTable(
         Option("tag", "str", "pod.{event_type}", "Tag template; `{field}` reads a top-level record field."),
         Option("require_ack", "bool", True, "Wait for the receiver's ack of every chunk (the safe path)."),
         Option(
-            "ack_timeout", "duration", 30.0, "A chunk not acked in this time is sent again.", minimum=0.05
+            "ack_timeout",
+            "duration",
+            30.0,
+            "Chunks of a batch not acked in this time are sent again.",
+            minimum=0.05,
         ),
         Option(
             "compress",
@@ -124,9 +128,14 @@ class ForwardOutput:
                 await writer.wait_closed()
 
     async def write(self, records: list[dict[str, Any]]) -> None:
+        compress = self.values["compress"] == "gzip"
+        chunks: dict[str, bytes] = {}
         for tag, entries in self._entries(records).items():
             for group in fwd.split(entries, self.values["max_frame_bytes"] - 1024):
-                await self._deliver(tag, group)
+                chunk_id = base64.b64encode(os.urandom(16)).decode()
+                chunks[chunk_id] = fwd.packed_forward(tag, group, chunk_id, compress=compress)
+        if chunks:
+            await self._deliver(chunks)
 
     def _entries(self, records: list[dict[str, Any]]) -> dict[str, list[bytes]]:
         by_tag: dict[str, list[bytes]] = {}
@@ -155,24 +164,22 @@ class ForwardOutput:
         log.warning("forward: set a record aside: %s", reason)
         return None
 
-    async def _deliver(self, tag: str, entries: list[bytes]) -> None:
-        """Until the receiver acks this chunk; every attempt carries the same chunk id."""
-        chunk_id = base64.b64encode(os.urandom(16)).decode()
-        frame = fwd.packed_forward(tag, entries, chunk_id, compress=self.values["compress"] == "gzip")
+    async def _deliver(self, chunks: dict[str, bytes]) -> None:
+        """Until the receiver acks every chunk (id -> frame). All go out before the first ack is
+        awaited, so a batch costs one round trip however many chunks (tags) it has; a chunk sent
+        again carries the same id."""
         retry = Backoff(0.1, self.values["reconnect_max"])
-        while True:
+        while chunks:
             try:
                 with mapped("forward"):
-                    await self._send(frame, chunk_id)
-                self.sent_chunks += 1
-                return
+                    await self._send(chunks)
             except (StreamError, ValueError, Refused) as exc:
                 self._disconnect()
                 reason = self._failure(exc)
                 self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
                 delay = retry.failed(random.random())
                 log.warning("forward: %s; sending it again in %.1fs", reason, delay)
-                self.resent_chunks += 1
+                self.resent_chunks += len(chunks)
                 await asyncio.sleep(delay)
 
     def _failure(self, exc: BaseException) -> str:
@@ -183,21 +190,25 @@ class ForwardOutput:
             return f"the receiver rejected the shared key or hostname ({host}:{port}: {exc})"
         return f"chunk not delivered ({_describe(exc)})"
 
-    async def _send(self, frame: bytes, chunk_id: str) -> None:
+    async def _send(self, chunks: dict[str, bytes]) -> None:
+        """Send every chunk; the acked ones leave `chunks` as their acks arrive."""
         reader, writer = await self._connected()
-        writer.write(frame)
+        writer.writelines(chunks.values())
         await writer.drain()
         if self.values["require_ack"]:
-            await asyncio.wait_for(self._ack(reader, chunk_id), self.values["ack_timeout"])
+            await asyncio.wait_for(self._acks(reader, chunks), self.values["ack_timeout"])
+        else:
+            self.sent_chunks += len(chunks)
+            chunks.clear()
 
-    async def _ack(self, reader: asyncio.StreamReader, chunk_id: str) -> None:
-        while True:
+    async def _acks(self, reader: asyncio.StreamReader, chunks: dict[str, bytes]) -> None:
+        while chunks:
             for message in await self._read(reader):
                 acked = fwd.ack_of(message)
-                if acked == chunk_id:
-                    return
                 if acked is None:
                     raise Refused(f"the receiver answered {str(message)[:40]} instead of an ack")
+                if chunks.pop(acked, None) is not None:
+                    self.sent_chunks += 1
 
     async def _read(self, reader: asyncio.StreamReader) -> list[Any]:
         data = await reader.read(65536)
