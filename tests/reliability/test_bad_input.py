@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from podship.core.encode_json import dumps
 from podship.core.pod import decode_frame, event_identity
-from podship.core.records import normalise
+from podship.core.records import ORIGINALS, normalise
 from podship.in_proofpoint import OPTIONS, ProofpointInput
 from podship.plugins import all_tables
 from podship.simgen import Timeline
@@ -52,7 +53,7 @@ def mutated(draw):
     return bytes(frame)
 
 
-def through_the_core(data, kind):
+def through_the_core(data, kind, original="compact"):
     frame = decode_frame(data, 1 << 20)
     if frame.event is None:
         return frame.reason
@@ -60,16 +61,22 @@ def through_the_core(data, kind):
         event_id, ts = event_identity(frame.event, kind)
     except ValueError as exc:  # our own record error: the input dead-letters it
         return str(exc)
-    return normalise(frame.event, kind, event_id, ts, {"tenant_name": "t", "connector": "c"})
+    context = {"tenant_name": "t", "connector": "c", "original": original}
+    return normalise(frame.event, kind, event_id, ts, context, text=frame.text)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=300) | mutated(), st.sampled_from(["message", "maillog", "audit"]))
-def test_no_frame_raises_out_of_the_core(data, kind):
-    outcome = through_the_core(data, kind)
+@given(
+    st.binary(max_size=300) | mutated(),
+    st.sampled_from(["message", "maillog", "audit"]),
+    st.sampled_from(ORIGINALS),
+)
+def test_no_frame_raises_out_of_the_core(data, kind, original):
+    outcome = through_the_core(data, kind, original)
     assert isinstance(outcome, str | dict)
     if isinstance(outcome, dict):
-        json.dumps(outcome)  # whatever came in, the record is JSON
+        line = dumps(outcome)  # whatever came in, the record's line is one line of JSON
+        assert b"\n" not in line and isinstance(json.loads(line), dict)
 
 
 async def test_every_bad_frame_is_dead_lettered_with_a_reason(tmp_path):
