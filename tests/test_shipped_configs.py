@@ -225,8 +225,8 @@ def test_the_exec_wiring_never_splits_a_record(tmp_path):
         "async def main():\n"
         "    line = Timeline(rates={'message': 30.0, 'maillog': 1.0, 'audit': 1.0}, big_every=5)\n"
         "    async with Simulator(SimOptions(timeline=line)) as sim:\n"
-        f"        doc = {{'service': {{'state_dir': {str(tmp_path)!r}}}, 'pipeline': {{'inputs': [{{'name': 'proofpoint_pod', 'cluster_id': 'acme_hosted', 'api_key': 'sim-token', 'url': sim.url, 'backfill': '0s'}}], 'outputs': [{{'name': 'stdout'}}]}}}}\n"
-        "        await Pipeline(config.parse(doc, 'x', {}), max_records=60).run()\n"
+        f"        doc = {{'service': {{'state_dir': {str(tmp_path)!r}}}, 'pipeline': {{'inputs': [{{'name': 'proofpoint_pod', 'cluster_id': 'acme_hosted', 'api_key': '${{POD_API_KEY}}', 'url': sim.url, 'backfill': '0s'}}], 'outputs': [{{'name': 'stdout'}}]}}}}\n"
+        "        await Pipeline(config.parse(doc, 'x', {'POD_API_KEY': 'sim-token'}), max_records=60).run()\n"
         "asyncio.run(main())\n"
     )
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as child:

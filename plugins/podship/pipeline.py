@@ -80,15 +80,18 @@ class Pipeline:
         )
 
     async def run(self) -> int:
+        server = (  # first: an address in use is a start-up failure, before anything else runs
+            await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
+        )
+        self.status_port = server.sockets[0].getsockname()[1] if server else 0
+        for source in self.inputs:
+            if isinstance(source, ForwardInput):
+                await source.start()
         for output in self.outputs:
             await output.start()
         tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
         worker = asyncio.create_task(self._work(), name="outputs")
         reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
-        server = (
-            await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
-        )
-        self.status_port = server.sockets[0].getsockname()[1] if server else 0
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)

@@ -10,7 +10,9 @@ import logging
 import time
 from typing import Any
 
+from podship.config import listen_address
 from podship.core.pod import iso_utc
+from podship.errors import ConfigError
 
 log = logging.getLogger("podship.status")
 _COUNTERS = (
@@ -84,7 +86,8 @@ def summary(status: dict[str, Any]) -> str:
 
 
 async def serve(pipeline: Any, listen: str) -> asyncio.Server:
-    host, _, port = listen.rpartition(":")
+    """The status server; an address podship cannot listen on is a mistake of `http_listen`."""
+    host, port = listen_address(listen)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -97,7 +100,11 @@ async def serve(pipeline: Any, listen: str) -> asyncio.Server:
         finally:
             writer.close()
 
-    return await asyncio.start_server(answer, host or "127.0.0.1", int(port))
+    try:
+        return await asyncio.start_server(answer, host, port)
+    except OSError as exc:  # in use, not an address of this host, a name that does not resolve
+        problem = f"cannot listen on {listen}: {exc.strerror or exc}"
+        raise ConfigError(problem, plugin="service", option="http_listen") from None
 
 
 def _response(path: str, status: dict[str, Any]) -> bytes:
