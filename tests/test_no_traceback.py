@@ -49,7 +49,7 @@ def _pipelines(tmp_path, busy):
             f"http_listen {listen}": ({"http_listen": listen}, [connector()], [])
             for listen in ("abc", "127.0.0.1:", "127.0.0.1:70000", "[::1]:", "no-such-host.invalid:2021")
         },
-        "http_listen in use": ({"http_listen": f"127.0.0.1:{busy}"}, [connector()], ["run"]),
+        "http_listen in use": ({"http_listen": f"127.0.0.1:{busy}"}, [connector()], ["run", "run --once"]),
         "state_dir under a file": ({"state_dir": "a-file/state"}, [connector()], []),
         "missing CA file": ({}, [connector(tls_ca_file="nope.pem")], []),
         "backfill without a unit": ({}, [connector(backfill=7)], []),
@@ -66,7 +66,7 @@ def _pipelines(tmp_path, busy):
 def test_no_command_shows_a_traceback(tmp_path, busy_port):
     results = []
     for name, path, commands in _pipelines(tmp_path, busy_port):
-        for command in commands or ["check", "run"]:
+        for command in commands or ["check", "run", "run --once"]:
             result = podship(*command.split(), "-c", str(path))
             results.append((f"{command}: {name}", result))
             assert result.returncode == 2, (command, name, result.stderr)

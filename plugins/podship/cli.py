@@ -23,6 +23,7 @@ import yaml
 from podship import __version__, config, conntest, demo, logsetup, options, plugins, preflight, rules_cli
 from podship.core.pod import HOUR_MS
 from podship.errors import ConfigError
+from podship.in_proofpoint import ProofpointInput
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
 from podship.simulator import Faults, SimOptions, Simulator, real_world_faults
@@ -54,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the pipeline of a configuration file")
     run.add_argument("-c", "--config", required=True, help="pipeline file (YAML)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="catch up to the present, deliver, save the checkpoint and exit (for cron and exec)",
+    )
     run.set_defaults(handler=_run)
     relay = commands.add_parser(
         "relay", help="run a pipeline whose input is a Forward receiver (forward input)"
@@ -117,7 +123,10 @@ def _simulate_parser(commands: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    return _start(_verified(args.config))
+    pipeline_config = _verified(args.config)
+    if args.once and any(plugin.name != "proofpoint_pod" for plugin in pipeline_config.inputs):
+        raise ConfigError("--once runs proofpoint_pod inputs only", file=args.config, plugin="pipeline")
+    return _start(pipeline_config, once=args.once)
 
 
 def _verified(path: str) -> config.PipelineConfig:
@@ -128,10 +137,13 @@ def _verified(path: str) -> config.PipelineConfig:
     return pipeline_config
 
 
-def _start(pipeline_config: config.PipelineConfig) -> int:
+def _start(pipeline_config: config.PipelineConfig, *, once: bool = False) -> int:
     """Run; a start-up failure (state directory, an address in use) is one line naming the file."""
     try:
         pipeline = Pipeline(pipeline_config)
+        for source in pipeline.inputs:
+            if isinstance(source, ProofpointInput):
+                source.once = once
         return asyncio.run(_serve(pipeline))
     except ConfigError as exc:
         raise exc.located(file=pipeline_config.file, plugin="service") from None

@@ -65,6 +65,7 @@ class ProofpointInput:
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0
+        self.once = False  # `run --once`: stop once caught up with the present
         self.stopping = asyncio.Event()
         self._started = self._last_frame = time.monotonic()
         self._closed_by_us: Ended | None = None
@@ -123,6 +124,12 @@ class ProofpointInput:
             )
         while not self.stopping.is_set():
             action = self.core.plan(self.server_now(), time.monotonic())
+            if self.once and self.core.done_once(action):
+                self.log.info(
+                    "caught up with the present (--once): %s",
+                    self.core.awaiting(self.server_now()) or "no archive hour awaited",
+                )
+                break
             try:
                 await self._act(action)
             except PodshipError as exc:
@@ -194,10 +201,12 @@ class ProofpointInput:
         while not self.stopping.is_set():
             left = float("inf") if until is None else (until - self.server_now()) / 1000
             silent = time.monotonic() - self._last_frame
-            if left <= 0 or (quiet and silent >= ARCHIVE_QUIET_SECS):
-                how = Ended.CLOSED if left <= 0 else Ended.IDLE
+            if left <= 0:
                 break
-            step = min(left, ARCHIVE_QUIET_SECS - silent if quiet else left, 60.0)
+            if (quiet and silent >= ARCHIVE_QUIET_SECS) or (self.once and self.core.live_caught_up(silent)):
+                how = Ended.IDLE
+                break
+            step = min(left, ARCHIVE_QUIET_SECS - silent if quiet else left, 0.25 if self.once else 60.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), step)
         self._closed_by_us = how
