@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 
-from podship import status
+from podship import metrics, status
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
@@ -54,6 +54,12 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
     assert metrics_line == "HTTP/1.1 200 OK"
     assert "# TYPE podship_events_total counter" in metrics
     assert 'podship_delivered_total{connector="acme-maillog"} ' in metrics
+    assert 'podship_output_sent_total{output="stdout"} ' in metrics
+    assert 'podship_holes{connector="acme-message"} ' in metrics
+    # The lag is measured on the server's clock: the simulator's is a month behind the host's.
+    assert state["lag_secs"] < 6 * 3600, state["lag_secs"]
+    assert state["archive_hours_awaited"] >= 0
+    assert isinstance(state["open_holes"], list)
     assert missing_line == "HTTP/1.1 404 Not Found"
 
 
@@ -64,12 +70,21 @@ def test_the_status_log_line_and_the_metrics_format():
 
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1
+        queue = asyncio.Queue()
+        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
-    text = status.prometheus(snap)
-    assert 'podship_reconnects_total{connector="acme-message"} 2' in text.splitlines()
-    assert "podship_dropped_by_rules_total 1" in text.splitlines()
+    lines = metrics.exposition(Pipeline, status.snapshot).decode().splitlines()
+    assert 'podship_reconnects_total{connector="acme-message"} 2.0' in lines
+    assert "podship_dropped_by_rules_total 1.0" in lines
+    assert 'podship_mode{connector="acme-message",mode="live"} 1.0' in lines
+    assert 'podship_mode{connector="acme-message",mode="backfill"} 0.0' in lines
+    assert 'podship_output_retried_total{output="forward"} 2.0' in lines
+    assert "podship_queue_depth 0.0" in lines
+    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds"):
+        assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family
+        assert any(line.startswith(f"# TYPE podship_{family}") for line in lines), family
 
 
 async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
