@@ -71,7 +71,7 @@ def test_the_status_log_line_and_the_metrics_format():
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1
         queue = asyncio.Queue()
-        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}
+        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}  # noqa: RUF012
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"

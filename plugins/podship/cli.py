@@ -20,7 +20,18 @@ from typing import Any
 
 import yaml
 
-from podship import __version__, config, conntest, demo, logsetup, options, plugins, preflight, rules_cli
+from podship import (
+    __version__,
+    config,
+    conntest,
+    demo,
+    logsetup,
+    options,
+    plugins,
+    preflight,
+    rules_cli,
+    status,
+)
 from podship.core.pod import HOUR_MS
 from podship.errors import ConfigError
 from podship.in_proofpoint import ProofpointInput
@@ -164,7 +175,9 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     loop.add_signal_handler(signal.SIGHUP, pipeline.reload)
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
-    return await pipeline.run()
+    code = await pipeline.run()
+    status.stopped(pipeline, code)
+    return code
 
 
 def _collect_less() -> None:

@@ -93,6 +93,7 @@ class Pipeline:
                 await source.start()
         for output in self.outputs:
             await output.start()
+        status.started(self)  # after what can fail at start-up: a failed start is one line
         tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
         worker = asyncio.create_task(self._work(), name="outputs")
         reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))

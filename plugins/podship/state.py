@@ -47,6 +47,9 @@ class Store:
                 f"state directory {self.root} is not writable: {exc.strerror}", option="state_dir"
             ) from None
 
+    def has_checkpoint(self) -> bool:
+        return (self.root / _CHECKPOINT).exists()
+
     def load(self, timing: Timing, now: int, backfill_ms: int) -> Coverage:
         """The saved coverage, or a fresh one that backfills `backfill_ms`."""
         path = self.root / _CHECKPOINT

@@ -106,6 +106,25 @@ def _response(path: str, pipeline: Any) -> bytes:
     return head.encode() + body
 
 
+def started(pipeline: Any) -> None:
+    """The start line: what runs, where its state lives."""
+    inputs = ", ".join(f"{source.name} ({source.kind})" for source in pipeline.inputs)
+    outputs = ", ".join(pipeline.delivery) or "none"
+    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service["state_dir"])
+
+
+def stopped(pipeline: Any, code: int) -> None:
+    """The stop line: what went out, and what was still in flight (fetched again at the next start)."""
+    pending = sum(len(getattr(source.coverage, "pending", ())) for source in pipeline.inputs)
+    in_flight = pipeline.queue.qsize() + pending
+    left = (
+        f"{in_flight} records in flight, fetched again at the next start"
+        if in_flight
+        else "nothing in flight"
+    )
+    log.info("stopped (exit %d): %d records delivered; %s", code, pipeline.records_out, left)
+
+
 async def report(pipeline: Any, every_secs: float) -> None:
     """One status log line every `every_secs`, as the Stellar connector updates its status."""
     while True:

@@ -22,6 +22,7 @@ from podship.core.retry import Backoff
 from podship.errors import HandshakeError, PodshipError
 
 RELEASE_STEP_MAX = 0.5  # seconds between two tries while the server releases our last session
+WARN_AFTER = 3  # failures in a row after which a reconnect is a warning: `log_level: warning` shows it
 ONCE_QUIET_SECS = 5.0  # `run --once`: a live session this long without a frame has sent what there is
 ONCE_PRESENT_MS = 60_000  # `run --once`: an event this close to when live opened is the present
 Note = tuple[int, str]  # a log level and a line, for the shell to log
@@ -230,6 +231,9 @@ class Connector:
         self.stats.reconnects += 1
         self.stats.last_error = problem
         self._wait(mono, delay, "backoff")
+        streak = self.retry.failures
+        if streak >= WARN_AFTER:
+            return logging.WARNING, f"{problem} ({streak} failures in a row); reconnecting in {delay:.1f}s"
         return logging.INFO, f"{problem}; reconnecting in {delay:.1f}s"
 
     def _wait(self, mono: float, seconds: float, reason: str) -> None:
