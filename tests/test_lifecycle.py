@@ -22,14 +22,18 @@ UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ")
 
 async def wait_for_text(path, text, timeout, offset):
     deadline = time.monotonic() + timeout
-    while text not in (path.read_text()[offset:] if path.exists() else ""):
+
+    def written():  # a line may be half-written: decode what is there, never raise on it
+        return path.read_bytes()[offset:].decode(errors="replace") if path.exists() else ""
+
+    while text not in written():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {text!r} in:\n{path.read_text()}")
+            raise AssertionError(f"timed out waiting for {text!r} in:\n{written()}")
         await asyncio.sleep(0.1)
 
 
 async def run_and_stop(path, err_path, until_text):
-    offset = len(err_path.read_text()) if err_path.exists() else 0
+    offset = err_path.stat().st_size if err_path.exists() else 0
     with err_path.open("ab") as err:
         process = await run_podship(path, KEY, asyncio.subprocess.DEVNULL, err)
         try:

@@ -126,3 +126,38 @@ async def test_json_log_lines_name_the_connector_and_report_backfill_progress(si
     assert progress[0]["level"] == "info"
     assert "to go" in progress[0]["message"] and "left" in progress[0]["message"]
     assert "pod-key-json" not in (tmp_path / "err.log").read_text()
+
+
+async def test_podship_status_needs_no_api_key(simulator, tmp_path):
+    import os
+    import socket
+    import sys
+
+    from tests.conftest import write_pipeline
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 3 * HOUR_MS)
+    pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")], http_listen=listen)
+    path = write_pipeline(tmp_path / "p.yaml", [connector(sim, "message")], service={"http_listen": listen})
+    task = asyncio.create_task(pipeline.run())
+    try:
+        for _ in range(200):
+            if pipeline.status_port:
+                break
+            await asyncio.sleep(0.05)
+        env = {key: value for key, value in os.environ.items() if key != "POD_API_KEY"}
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "podship", "status", "-c", str(path)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        pipeline.stop.set()
+        await task
+        out.close()
+    assert process.returncode == 0, stderr.decode()
+    assert "acme-message" in json.loads(stdout)["connectors"]
