@@ -19,7 +19,7 @@ global(workDirectory="{dir}" maxMessageSize="{max_message}" parser.escapeControl
        defaultNetstreamDriverCAFile="{dir}/ca.pem" defaultNetstreamDriverCertFile="{dir}/cert.pem"
        defaultNetstreamDriverKeyFile="{dir}/key.pem")
 module(load="imudp")
-module(load="imtcp" maxSessions="100")
+module(load="imtcp" maxSessions="100"{imtcp})
 input(type="imudp" address="127.0.0.1" port="{udp}" name="udp")
 input(type="imtcp" address="127.0.0.1" port="{tcp_port}" listenPortFileName="{dir}/tcp.port" name="tcp")
 input(type="imtcp" address="127.0.0.1" port="0" listenPortFileName="{dir}/tls.port" name="tls"
@@ -46,7 +46,9 @@ def _free_udp_port() -> int:
 
 
 class Rsyslog:
-    def __init__(self, folder: Path, max_message: str = "512k", tcp_port: int = 0) -> None:
+    def __init__(
+        self, folder: Path, max_message: str = "512k", tcp_port: int = 0, max_frame: str = ""
+    ) -> None:
         binary = shutil.which("rsyslogd") or (
             "/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None
         )
@@ -69,7 +71,13 @@ class Rsyslog:
         self.ca_file = str(folder / "ca.pem")
         self.udp = _free_udp_port()
         (folder / "rsyslog.conf").write_text(
-            TEMPLATE.format(dir=folder, udp=self.udp, max_message=max_message, tcp_port=tcp_port)
+            TEMPLATE.format(
+                dir=folder,
+                udp=self.udp,
+                max_message=max_message,
+                tcp_port=tcp_port,
+                imtcp=f' maxFrameSize="{max_frame}"' if max_frame else "",
+            )
         )
 
     def start(self) -> Rsyslog:

@@ -42,3 +42,59 @@ def test_options_lists_every_plugin_and_version_prints():
     assert "stdout (output)" in listing
     assert podship("options", "nope").returncode == 2
     assert podship("--version").stdout.decode().startswith("podship 0.1.0")
+
+
+def test_demo_rejects_nonsense_counts():
+    for option, value in (("--seconds", "0"), ("--seconds", "-1"), ("--events", "0"), ("--events", "x")):
+        result = podship("demo", option, value)
+        assert result.returncode == 2, (option, value)
+        assert f"argument {option}:" in result.stderr.decode()
+
+
+def test_demo_counts_stay_true_when_the_reader_closes_the_pipe():
+    with subprocess.Popen(
+        [sys.executable, "-m", "podship", "demo", "--seconds", "30"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        first = child.stdout.readline()
+        child.stdout.close()
+        _, err = child.communicate(timeout=60)
+    assert json.loads(first)["event_id"]
+    assert child.returncode == 0
+    summary = err.decode().strip().splitlines()[-1]
+    assert summary.endswith("then the reader closed the pipe"), summary
+    count = int(summary.split()[2])
+    per_type = summary.split("(", 1)[1].split(")", 1)[0]
+    assert sum(int(part.split()[1]) for part in per_type.split(", ")) == count
+
+
+def test_demo_on_a_terminal_shows_a_few_records_and_a_count():
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "podship", "demo", "--seconds", "3"],
+        stdout=follower,
+        stderr=subprocess.PIPE,
+    ) as child:
+        os.close(follower)
+        screen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal closed with the child
+                break
+            if not chunk:
+                break
+            screen += chunk
+        child.wait(timeout=60)
+    os.close(leader)
+    text = screen.decode()
+    assert child.returncode == 0
+    assert text.count('\n  "event_id": ') == 3, "three records pretty-printed"
+    assert "proofpoint_on_demand" in text and '"proofpoint_on_demand": {' not in text
+    count = int(text.rstrip().rsplit("\r", 1)[-1].split()[0])
+    assert count > 500
+    assert len(screen) < 20_000, "not megabytes of JSON"

@@ -1,5 +1,6 @@
 """Configuration mistakes: one clear line naming the file, the plugin and the option; exit code 2."""
 
+import os
 import subprocess
 import sys
 
@@ -45,8 +46,21 @@ def check(path, capsys, monkeypatch, env_key=True):
             "plugin 'proofpoint_pod': option 'backfill': expected a duration such as 30s, 5m, 6h or 7d, got 'lots'",
         ),
         (
-            connector(backfill="31d"),
-            "plugin 'proofpoint_pod': option 'backfill': must be at most 2.592e+06, got 2678400.0",
+            connector(backfill="40d"),
+            "plugin 'proofpoint_pod': option 'backfill': must be at most 30d, got 40d",
+        ),
+        (
+            connector(backfill=7),
+            "plugin 'proofpoint_pod': option 'backfill': 7 has no unit: add one (7s, 7m, 7h or 7d)",
+        ),
+        (
+            connector(api_key="a-key-pasted-into-the-file"),
+            "plugin 'proofpoint_pod': option 'api_key': a key written in the file is refused: "
+            "write ${POD_API_KEY} or use api_key_file",
+        ),
+        (
+            connector(tls_ca_file="no-such-ca.pem"),
+            "plugin 'proofpoint_pod': option 'tls_ca_file': ",
         ),
         (connector(cluster_id=None), "plugin 'proofpoint_pod': option 'cluster_id': is required"),
         (
@@ -130,6 +144,22 @@ def test_a_missing_environment_variable_is_named(tmp_path, capsys, monkeypatch):
             "plugin 'pipeline': 'inputs' must be a list of plugins",
         ),
         ("pipeline: {inputs: [proofpoint_pod]}\n", "plugin 'inputs': entry 1 must be a mapping with 'name'"),
+        *(
+            (
+                f"service: {{http_listen: '{listen}'}}\npipeline: {{}}\n",
+                f"plugin 'service': option 'http_listen': expected HOST:PORT with a port from 0 to 65535 "
+                f"(e.g. 127.0.0.1:2021), got '{listen}'",
+            )
+            for listen in ("abc", "127.0.0.1:", "127.0.0.1:70000", "[::1]:")
+        ),
+        (
+            "service: {http_listen: '::1:2031'}\npipeline: {}\n",
+            "plugin 'service': option 'http_listen': write an IPv6 address in brackets, e.g. [::1]:2021",
+        ),
+        (
+            "service: {http_listen: '[nope]:2031'}\npipeline: {}\n",
+            "plugin 'service': option 'http_listen': expected [IPv6 address]:PORT, got '[nope]:2031'",
+        ),
     ],
 )
 def test_file_level_mistakes(tmp_path, capsys, monkeypatch, text, message):
@@ -193,3 +223,59 @@ def test_one_key_cannot_serve_two_connectors_of_one_type_but_may_serve_two_types
     assert KEY not in err
     path = write_pipeline(tmp_path / "q.yaml", [connector(), connector(type="maillog")])
     assert check(path, capsys, monkeypatch)[0] == 0
+
+
+def test_an_empty_key_variable_is_named_as_empty(tmp_path, capsys, monkeypatch):
+    path = write_pipeline(tmp_path / "p.yaml", [connector()])
+    monkeypatch.setenv("POD_API_KEY", "")
+    code = main(["check", "-c", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert (
+        f"{path}: plugin 'proofpoint_pod': option 'api_key': environment variable POD_API_KEY is empty" in err
+    )
+
+
+def test_relative_paths_are_taken_from_the_pipeline_files_folder(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "etc"
+    (folder / "rules").mkdir(parents=True)
+    (folder / "rules" / "keep.yaml").write_text("rules: []\n")
+    (folder / "key").write_text(KEY)
+    path = write_pipeline(
+        folder / "p.yaml",
+        [connector(api_key=None, api_key_file="key")],
+        service={"state_dir": "./state"},
+        filters=[{"name": "log_filter", "rules_file": "rules/keep.yaml"}],
+    )
+    monkeypatch.chdir(tmp_path)
+    code, out, err = check(path, capsys, monkeypatch)
+    assert code == 0, err
+    assert f"state_dir: {folder / 'state'}" in out
+    assert f"rules_file: {folder / 'rules' / 'keep.yaml'}" in out
+    assert f"api_key_file: {folder / 'key'}" in out
+
+
+def test_check_refuses_a_state_dir_that_cannot_be_made(tmp_path, capsys, monkeypatch):
+    (tmp_path / "a-file").write_text("")
+    path = write_pipeline(tmp_path / "p.yaml", [connector()], service={"state_dir": "a-file/state"})
+    code, _, err = check(path, capsys, monkeypatch)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert (
+        f"{path}: plugin 'service': option 'state_dir': cannot use {tmp_path / 'a-file' / 'state'} as "
+        f"the state directory: {tmp_path / 'a-file'} is not a directory"
+    ) in err
+
+
+def test_check_refuses_a_tls_file_that_cannot_be_read(tmp_path, capsys, monkeypatch):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    ca.chmod(0)
+    output = {"name": "syslog", "mode": "tls", "tls_ca_file": "ca.pem"}
+    path = write_pipeline(tmp_path / "p.yaml", [connector()], outputs=[output])
+    code, _, err = check(path, capsys, monkeypatch)
+    if os.geteuid() == 0:  # root reads everything: then the missing file is what fails
+        ca.unlink()
+        code, _, err = check(path, capsys, monkeypatch)
+    assert code == 2
+    assert f"{path}: plugin 'syslog': option 'tls_ca_file': {ca}: " in err

@@ -119,8 +119,9 @@ async def test_only_the_named_connector(simulator, tmp_path):
     )
     assert code == 0
     assert out.splitlines() == [line for line in out.splitlines() if line.startswith("acme-maillog: ok")]
-    code, out, _ = await podship_test(tmp_path / "x", [connector(sim, "message")], "--connector", "nope")
-    assert code == 3 and "no connector named 'nope'" in out
+    code, out, err = await podship_test(tmp_path / "x", [connector(sim, "message")], "--connector", "nope")
+    assert code == 2  # a usage error, like an unknown option
+    assert "no connector named 'nope'; the file has: acme-message" in err
 
 
 async def test_through_an_http_connect_proxy(simulator, tmp_path):

@@ -91,3 +91,38 @@ def test_the_kubernetes_statefulset_owns_one_connector_group():
     key = next(env for env in container["env"] if env["name"] == "POD_API_KEY")
     assert key["valueFrom"]["secretKeyRef"]["name"] == documents["Secret"]["metadata"]["name"]
     assert pod["terminationGracePeriodSeconds"] > 10  # above the default grace_period
+
+
+K8S_VERSION = "1.31"  # a version the clusters in use run; kubernetes-validate ships its schema
+
+
+@pytest.mark.parametrize("name", ["podship.yaml", "podship-cronjob.yaml"])
+def test_the_kubernetes_manifests_match_the_kubernetes_schema(name):
+    import kubernetes_validate
+
+    for document in yaml.safe_load_all((DOCKER / "k8s" / name).read_text()):
+        kubernetes_validate.validate(document, K8S_VERSION, strict=True)
+
+
+def test_the_validation_would_catch_a_mistake():
+    import kubernetes_validate
+
+    _, cronjob = yaml.safe_load_all((DOCKER / "k8s/podship-cronjob.yaml").read_text())
+    cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = 7
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(cronjob, K8S_VERSION, strict=True)
+    cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    cronjob["spec"]["schedul"] = cronjob["spec"].pop("schedule")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(cronjob, K8S_VERSION, strict=True)
+
+
+def test_the_cronjob_runs_once_never_twice_at_a_time_with_its_state_on_a_claim():
+    claim, cronjob = yaml.safe_load_all((DOCKER / "k8s/podship-cronjob.yaml").read_text())
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][:2] == ["run", "--once"]
+    assert {"name": "state", "mountPath": "/var/lib/podship"} in container["volumeMounts"]
+    (volume,) = pod["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]

@@ -25,3 +25,16 @@ def test_every_shipped_pipeline_file_passes_check(path):
     parsed = config.load(str(path), env)
     assert parsed.inputs
     assert parsed.outputs
+
+
+def test_readme_links_stay_inside_the_repository_and_exist():
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(([^)\s]+)\)", readme)
+    assert targets, "the README links to the files it describes"
+    for target in targets:
+        assert "://" not in target and not target.startswith("/"), target
+        path = (ROOT / target.split("#", 1)[0]).resolve()
+        assert path.is_relative_to(ROOT), f"{target} points outside the repository"
+        assert path.exists(), f"{target} does not exist"

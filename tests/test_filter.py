@@ -47,9 +47,10 @@ def test_a_bad_rules_file_in_a_pipeline_names_both_files(tmp_path, capsys, monke
     )
     pipeline = write_pipeline(
         tmp_path / "p.yaml",
-        [{"name": "proofpoint_pod", "cluster_id": "c", "api_key": "k"}],
+        [{"name": "proofpoint_pod", "cluster_id": "c", "api_key": "${POD_API_KEY}"}],
         filters=[{"name": "log_filter", "rules_file": str(broken)}],
     )
+    monkeypatch.setenv("POD_API_KEY", "k")
     assert main(["check", "-c", str(pipeline)]) == 2
     err = capsys.readouterr().err
     assert (

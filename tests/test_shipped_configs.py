@@ -72,6 +72,8 @@ VECTOR = {
         "streaming",
         "streaming.respawn_on_exit",
         "streaming.respawn_interval_secs",
+        "scheduled",
+        "scheduled.exec_interval_secs",
         "include_stderr",
         "framing",
         "framing.method",
@@ -137,6 +139,9 @@ def test_fluent_bit_yaml_uses_documented_keys(path):
             )
     for output in document["pipeline"]["outputs"]:
         assert isinstance(output["match"], str)
+    for plugin in document["pipeline"]["inputs"]:
+        if plugin["name"] == "exec":
+            _exec_input_is_right({key: str(value).lower() for key, value in plugin.items()})
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs/fluent-bit").glob("*.conf")), ids=lambda p: p.name)
@@ -145,8 +150,15 @@ def test_fluent_bit_classic_uses_documented_keys(path):
         kind = {"SERVICE": "service", "PARSER": "parser"}.get(section, keys.get("name"))
         assert set(keys) <= FLUENT_BIT[kind], f"{path.name} [{section}]: {set(keys) - FLUENT_BIT[kind]}"
         if section == "INPUT" and keys["name"] == "exec":
-            assert keys["oneshot"] == "true" and keys["threaded"] == "true"
-            assert keys["storage.type"] == "filesystem"
+            _exec_input_is_right(keys)
+
+
+def _exec_input_is_right(keys):
+    """A long-running podship needs Oneshot; `run --once` is run again every Interval_Sec."""
+    once = "--once" in keys["command"].split()
+    assert keys["oneshot"] == ("false" if once else "true")
+    assert ("interval_sec" in keys) is once
+    assert keys["threaded"] in ("true", True) and keys["storage.type"] == "filesystem"
 
 
 def vector_documents():
@@ -167,7 +179,9 @@ def test_vector_files_use_documented_keys(path, document):
     source = document["sources"]["podship"]
     if source["type"] == "exec":
         assert source["include_stderr"] is False
-        assert source["mode"] == "streaming"
+        once = "--once" in source["command"]
+        assert source["mode"] == ("scheduled" if once else "streaming")
+        assert ("scheduled" in source) is once
         assert source["framing"]["newline_delimited"]["max_length"] > 16 << 20
     else:
         assert source["acknowledgements"]["enabled"] is True
@@ -225,8 +239,8 @@ def test_the_exec_wiring_never_splits_a_record(tmp_path):
         "async def main():\n"
         "    line = Timeline(rates={'message': 30.0, 'maillog': 1.0, 'audit': 1.0}, big_every=5)\n"
         "    async with Simulator(SimOptions(timeline=line)) as sim:\n"
-        f"        doc = {{'service': {{'state_dir': {str(tmp_path)!r}}}, 'pipeline': {{'inputs': [{{'name': 'proofpoint_pod', 'cluster_id': 'acme_hosted', 'api_key': 'sim-token', 'url': sim.url, 'backfill': '0s'}}], 'outputs': [{{'name': 'stdout'}}]}}}}\n"
-        "        await Pipeline(config.parse(doc, 'x', {}), max_records=60).run()\n"
+        f"        doc = {{'service': {{'state_dir': {str(tmp_path)!r}}}, 'pipeline': {{'inputs': [{{'name': 'proofpoint_pod', 'cluster_id': 'acme_hosted', 'api_key': '${{POD_API_KEY}}', 'url': sim.url, 'backfill': '0s'}}], 'outputs': [{{'name': 'stdout'}}]}}}}\n"
+        "        await Pipeline(config.parse(doc, 'x', {'POD_API_KEY': 'sim-token'}), max_records=60).run()\n"
         "asyncio.run(main())\n"
     )
     with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE) as child:

@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 
-from podship import status
+from podship import metrics, status
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
@@ -54,6 +54,12 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
     assert metrics_line == "HTTP/1.1 200 OK"
     assert "# TYPE podship_events_total counter" in metrics
     assert 'podship_delivered_total{connector="acme-maillog"} ' in metrics
+    assert 'podship_output_sent_total{output="stdout"} ' in metrics
+    assert 'podship_holes{connector="acme-message"} ' in metrics
+    # The lag is measured on the server's clock: the simulator's is a month behind the host's.
+    assert state["lag_secs"] < 6 * 3600, state["lag_secs"]
+    assert state["archive_hours_awaited"] >= 0
+    assert isinstance(state["open_holes"], list)
     assert missing_line == "HTTP/1.1 404 Not Found"
 
 
@@ -64,12 +70,21 @@ def test_the_status_log_line_and_the_metrics_format():
 
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1
+        queue = asyncio.Queue()
+        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}  # noqa: RUF012
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
-    text = status.prometheus(snap)
-    assert 'podship_reconnects_total{connector="acme-message"} 2' in text.splitlines()
-    assert "podship_dropped_by_rules_total 1" in text.splitlines()
+    lines = metrics.exposition(Pipeline, status.snapshot).decode().splitlines()
+    assert 'podship_reconnects_total{connector="acme-message"} 2.0' in lines
+    assert "podship_dropped_by_rules_total 1.0" in lines
+    assert 'podship_mode{connector="acme-message",mode="live"} 1.0' in lines
+    assert 'podship_mode{connector="acme-message",mode="backfill"} 0.0' in lines
+    assert 'podship_output_retried_total{output="forward"} 2.0' in lines
+    assert "podship_queue_depth 0.0" in lines
+    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds"):
+        assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family
+        assert any(line.startswith(f"# TYPE podship_{family}") for line in lines), family
 
 
 async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
@@ -111,3 +126,38 @@ async def test_json_log_lines_name_the_connector_and_report_backfill_progress(si
     assert progress[0]["level"] == "info"
     assert "to go" in progress[0]["message"] and "left" in progress[0]["message"]
     assert "pod-key-json" not in (tmp_path / "err.log").read_text()
+
+
+async def test_podship_status_needs_no_api_key(simulator, tmp_path):
+    import os
+    import socket
+    import sys
+
+    from tests.conftest import write_pipeline
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        listen = f"127.0.0.1:{probe.getsockname()[1]}"
+    sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 3 * HOUR_MS)
+    pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")], http_listen=listen)
+    path = write_pipeline(tmp_path / "p.yaml", [connector(sim, "message")], service={"http_listen": listen})
+    task = asyncio.create_task(pipeline.run())
+    try:
+        for _ in range(200):
+            if pipeline.status_port:
+                break
+            await asyncio.sleep(0.05)
+        env = {key: value for key, value in os.environ.items() if key != "POD_API_KEY"}
+        process = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "podship", "status", "-c", str(path)),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        stdout, stderr = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        pipeline.stop.set()
+        await task
+        out.close()
+    assert process.returncode == 0, stderr.decode()
+    assert "acme-message" in json.loads(stdout)["connectors"]

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from podship.core import encode_syslog as syslog
+from podship.core import records as model
 from podship.core.encode_json import dumps
 from podship.out_syslog import OPTIONS, SyslogOutput
 from tests.rsyslog import Rsyslog
@@ -78,7 +79,10 @@ def check_5424(got, sent):
 async def test_rfc5424_over_streams_arrives_field_by_field(rsyslog, mode, framing):
     sent = records()
     port = rsyslog.tcp if mode == "tcp" else rsyslog.tls
-    out = output(mode=mode, framing=framing, port=port, tls_ca_file=rsyslog.ca_file)
+    # This rsyslog keeps messages up to 512k, and podship is told so: every record arrives whole.
+    out = output(
+        mode=mode, framing=framing, port=port, tls_ca_file=rsyslog.ca_file, max_message_bytes=512 << 10
+    )
     before = len(rsyslog.messages(0))
     await out.write(copy.deepcopy(sent))
     await out.close()
@@ -139,3 +143,64 @@ def test_severity_follows_the_record():
     assert syslog.severity_of({"audit_action": "delete"}, layout) == 5
     assert syslog.severity_of({"disposition": "accept"}, layout) == 6
     assert syslog.severity_of({"disposition": "reject"}, syslog.Layout(severity="err")) == 3
+
+
+def with_a_huge_original_event():
+    """A small record, one whose original event is over 1 MiB (PoD sends such), a small record."""
+    small = records()[:2]
+    huge = copy.deepcopy(small[0])
+    huge["event_id"] = "huge"
+    huge["proofpoint_on_demand"] = {**model.original(huge), "filler": "y" * ((1 << 20) + 999)}
+    return [small[0], huge, small[1]]
+
+
+def as_read(record):
+    """The record as a receiver reads its line (the original event is carried as JSON text)."""
+    return json.loads(dumps(record))
+
+
+def slim(record):
+    return {k: v for k, v in record.items() if k != "proofpoint_on_demand"} | {"truncated": True}
+
+
+async def test_the_defaults_suit_a_stock_rsyslog(tmp_path):
+    """rsyslog's own defaults (maxMessageSize 8k, imtcp frames up to 200,000 bytes) and podship's:
+    the huge record arrives without its original event, and the stream after it is intact."""
+    stock = Rsyslog(tmp_path / "stock", max_message="8k").start()
+    try:
+        sent = with_a_huge_original_event()
+        out = output(mode="tcp", port=stock.tcp)
+        assert OPTIONS.options[[o.name for o in OPTIONS.options].index("max_message_bytes")].default == 8192
+        await out.write(copy.deepcopy(sent))
+        await out.close()
+        got = [json.loads(m["msg"]) for m in stock.messages(3) if m["input"] == "tcp"]
+    finally:
+        stock.stop()
+    assert got == [as_read(sent[0]), slim(sent[1]), as_read(sent[2])]
+    assert "frame too large" not in (tmp_path / "stock" / "stderr").read_text()
+
+
+# The README's example for large records, word for word (test_readme_shows_this_example checks).
+LARGE_RSYSLOG = ('global(maxMessageSize="4m")', 'module(load="imtcp" maxFrameSize="4194304")')
+LARGE_PODSHIP = "max_message_bytes: 4MiB"
+
+
+async def test_the_readme_settings_for_large_records_carry_them_whole(tmp_path):
+    large = Rsyslog(tmp_path / "large", max_message="4m", max_frame="4194304").start()
+    try:
+        sent = with_a_huge_original_event()
+        out = output(mode="tcp", port=large.tcp, max_message_bytes=4 << 20)
+        await out.write(copy.deepcopy(sent))
+        await out.close()
+        got = [json.loads(m["msg"]) for m in large.messages(3, timeout=30) if m["input"] == "tcp"]
+    finally:
+        large.stop()
+    assert got == [as_read(record) for record in sent]
+
+
+def test_readme_shows_this_example():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for line in (*LARGE_RSYSLOG, LARGE_PODSHIP):
+        assert line in readme, line

@@ -14,16 +14,27 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
-from podship import __version__, config, conntest, logsetup, options, plugins, rules_cli
+from podship import (
+    __version__,
+    config,
+    conntest,
+    demo,
+    logsetup,
+    options,
+    plugins,
+    preflight,
+    rules_cli,
+    status,
+)
 from podship.core.pod import HOUR_MS
 from podship.errors import ConfigError
+from podship.in_proofpoint import ProofpointInput
 from podship.pipeline import Pipeline
 from podship.simgen import Timeline
 from podship.simulator import Faults, SimOptions, Simulator, real_world_faults
@@ -40,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # `podship options | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     return result
 
 
@@ -52,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run the pipeline of a configuration file")
     run.add_argument("-c", "--config", required=True, help="pipeline file (YAML)")
+    run.add_argument(
+        "--once",
+        action="store_true",
+        help="catch up to the present, deliver, save the checkpoint and exit (for cron and exec)",
+    )
     run.set_defaults(handler=_run)
     relay = commands.add_parser(
         "relay", help="run a pipeline whose input is a Forward receiver (forward input)"
@@ -78,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     opts.add_argument("--markdown", action="store_true", help="as the README's tables")
     opts.set_defaults(handler=_options)
     _simulate_parser(commands)
-    _demo_parser(commands)
+    demo.add_parser(commands, _serve)
     rules_cli.add_parser(commands)
     return parser
 
@@ -114,39 +133,38 @@ def _simulate_parser(commands: Any) -> None:
     sim.set_defaults(handler=_simulate)
 
 
-def _demo_parser(commands: Any) -> None:
-    demo = commands.add_parser("demo", help="the simulator and a pipeline to stdout, in one process")
-    demo.add_argument("--seconds", type=float, default=5.0, help="stop after this long (default 5)")
-    demo.add_argument(
-        "--events",
-        type=int,
-        default=0,
-        help="stop once this many records are out (what was received still drains)",
-    )
-    demo.add_argument("--follow", action="store_true", help="keep going until interrupted")
-    demo.set_defaults(handler=_demo)
-
-
 def _run(args: argparse.Namespace) -> int:
-    pipeline_config = config.load(args.config)
+    pipeline_config = _verified(args.config)
+    if args.once and any(plugin.name != "proofpoint_pod" for plugin in pipeline_config.inputs):
+        raise ConfigError("--once runs proofpoint_pod inputs only", file=args.config, plugin="pipeline")
+    return _start(pipeline_config, once=args.once)
+
+
+def _verified(path: str) -> config.PipelineConfig:
+    """The pipeline file, checked as `podship check` does, with logging set up as it says."""
+    pipeline_config = config.load(path)
+    preflight.verify(pipeline_config)
     logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
-    return asyncio.run(_serve(_pipeline(pipeline_config, args.config)))
+    return pipeline_config
 
 
-def _pipeline(pipeline_config: config.PipelineConfig, path: str) -> Pipeline:
-    """The pipeline; a state directory it cannot use is a mistake of the file's `service`."""
+def _start(pipeline_config: config.PipelineConfig, *, once: bool = False) -> int:
+    """Run; a start-up failure (state directory, an address in use) is one line naming the file."""
     try:
-        return Pipeline(pipeline_config)
+        pipeline = Pipeline(pipeline_config)
+        for source in pipeline.inputs:
+            if isinstance(source, ProofpointInput):
+                source.once = once
+        return asyncio.run(_serve(pipeline))
     except ConfigError as exc:
-        raise exc.located(file=path, plugin="service") from None
+        raise exc.located(file=pipeline_config.file, plugin="service") from None
 
 
 def _relay(args: argparse.Namespace) -> int:
-    pipeline_config = config.load(args.config)
+    pipeline_config = _verified(args.config)
     if not any(plugin.name == "forward" for plugin in pipeline_config.inputs):
         raise ConfigError("podship relay needs a `forward` input", file=args.config, plugin="pipeline")
-    logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
-    return asyncio.run(_serve(_pipeline(pipeline_config, args.config)))
+    return _start(pipeline_config)
 
 
 async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
@@ -157,7 +175,9 @@ async def _serve(pipeline: Pipeline, seconds: float = 0.0) -> int:
     loop.add_signal_handler(signal.SIGHUP, pipeline.reload)
     if seconds:
         loop.call_later(seconds, pipeline.stop.set)
-    return await pipeline.run()
+    code = await pipeline.run()
+    status.stopped(pipeline, code)
+    return code
 
 
 def _collect_less() -> None:
@@ -169,7 +189,7 @@ def _collect_less() -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    listen = config.load(args.config).service["http_listen"]
+    listen = config.load_service(args.config)["http_listen"]  # no API key needed for this
     if not listen:
         raise ConfigError(
             "set service.http_listen to read the status",
@@ -177,8 +197,10 @@ def _status(args: argparse.Namespace) -> int:
             plugin="service",
             option="http_listen",
         )
+    host, port = config.listen_address(listen)
+    host = f"[{host}]" if ":" in host else host
     try:
-        with urllib.request.urlopen(f"http://{listen}/status", timeout=5) as response:
+        with urllib.request.urlopen(f"http://{host}:{port}/status", timeout=5) as response:
             print(response.read().decode(), end="")
     except OSError as exc:
         print(f"podship status: no podship answers on {listen}: {exc}", file=sys.stderr)
@@ -188,12 +210,21 @@ def _status(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
+    names = [plugin.alias for plugin in pipeline_config.inputs if plugin.name == "proofpoint_pod"]
+    if args.connector and args.connector not in names:
+        print(
+            f"podship test: no connector named {args.connector!r}; "
+            f"the file has: {', '.join(names) or 'none'}",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
     logsetup.configure("error")
     return asyncio.run(conntest.run(pipeline_config, args.connector, args.wait))
 
 
 def _check(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
+    preflight.verify(pipeline_config)
     print(yaml.safe_dump(config.masked(pipeline_config), sort_keys=False), end="")
     print(f"podship: {args.config} is valid", file=sys.stderr)
     return EXIT_OK
@@ -244,14 +275,19 @@ def _simulate(args: argparse.Namespace) -> int:
             note = f"; set tls_ca_file: {cert}"
         async with Simulator(sim_options) as sim:
             print(
-                f"podship simulate: serving {sim.url} (cluster id {args.cid}{note})",
+                f"podship simulate: serving {sim.url} (cluster id {args.cid}, "
+                f"API key {next(iter(sim_options.tokens))}{note})",
                 file=sys.stderr,
                 flush=True,
             )
             await asyncio.Event().wait()
 
     with tempfile.TemporaryDirectory(prefix="podship-sim-") as folder:
-        asyncio.run(serve(folder))
+        try:
+            asyncio.run(serve(folder))
+        except OSError as exc:  # the port is in use, or the host is not an address of this machine
+            problem = f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+            raise ConfigError(problem, file="<command line>", plugin="simulate", option="port") from None
     return EXIT_OK
 
 
@@ -281,57 +317,3 @@ def self_signed(folder: str, host: str) -> tuple[ssl.SSLContext, str]:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context, cert
-
-
-DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
-
-
-def _demo(args: argparse.Namespace) -> int:
-    logsetup.configure("warning")
-    return asyncio.run(_demo_async(args))
-
-
-async def _demo_async(args: argparse.Namespace) -> int:
-    line = Timeline(rates=dict(DEMO_RATES), big_every=0)
-    sim_options = SimOptions(timeline=line, start_ms=line.epoch_ms + 230 * 60_000, speed=30.0)
-    with tempfile.TemporaryDirectory(prefix="podship-demo-") as state_dir:
-        async with Simulator(sim_options) as sim:
-            document = _demo_document(sim.url, state_dir)
-            pipeline = Pipeline(
-                config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"}), max_records=args.events
-            )
-            started = time.monotonic()
-            code = await _serve(pipeline, 0.0 if args.follow else args.seconds)
-            _summary(pipeline, time.monotonic() - started)
-    return code
-
-
-def _demo_document(url: str, state_dir: str) -> dict[str, Any]:
-    def connector(kind: str) -> dict[str, Any]:
-        return {
-            "name": "proofpoint_pod",
-            "tenant": "acme",
-            "cluster_id": "acme_hosted",
-            "api_key": "${POD_API_KEY}",
-            "type": kind,
-            "url": url,
-            "backfill": "2h",  # every timing option at its default: the demo is what a user gets
-        }
-
-    return {
-        "service": {"state_dir": state_dir, "log_level": "warning", "grace_period": "2s"},
-        "pipeline": {"inputs": [connector(kind) for kind in DEMO_RATES], "outputs": [{"name": "stdout"}]},
-    }
-
-
-def _summary(pipeline: Pipeline, seconds: float) -> None:
-    per_type = ", ".join(f"{source.kind} {source.stats.events}" for source in pipeline.inputs)
-    duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
-    dead = sum(source.stats.dead_letters for source in pipeline.inputs)
-    windows = sum(source.stats.archive_windows for source in pipeline.inputs)
-    print(
-        f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
-        f"{windows} archive hours backfilled, then live; "
-        f"{duplicates} duplicates dropped, {dead} dead-lettered",
-        file=sys.stderr,
-    )

@@ -13,6 +13,7 @@ of the file and off the command line. Every error names the file, the plugin and
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -161,9 +162,17 @@ def load(path: str, env: Mapping[str, str] | None = None) -> PipelineConfig:
     return parse(document, path, os.environ if env is None else env)
 
 
+def load_service(path: str) -> dict[str, Any]:
+    """Only the `service` section (for `podship status`, which needs no API key)."""
+    document = read_yaml(path)
+    section = document.get("service") if isinstance(document, dict) else None
+    return _validate(SERVICE, section or {}, path, os.environ)
+
+
 def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> PipelineConfig:
     _only(document, ("service", "pipeline"), path, "")
     service = _validate(SERVICE, document.get("service") or {}, path, env)
+    _check_listen(service["http_listen"], path)
     pipeline = document.get("pipeline")
     if not isinstance(pipeline, dict):
         raise ConfigError("'pipeline' is required: a mapping with inputs, filters and outputs", file=path)
@@ -179,6 +188,40 @@ def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> Pipeli
 
     check_pipeline(config)
     return config
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT` or `:PORT` (loopback) -> (host, port); ValueError says what is wrong."""
+    text = text.strip()
+    if text.count(":") > 1 and not text.startswith("["):
+        raise ValueError(f"write an IPv6 address in brackets, e.g. [::1]:2021, got {text!r}")
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(
+            f"expected HOST:PORT with a port from 0 to 65535 (e.g. 127.0.0.1:2021), got {text!r}"
+        )
+    if host.startswith("["):
+        if not host.endswith("]") or not _is_ip(host[1:-1]):
+            raise ValueError(f"expected [IPv6 address]:PORT, got {text!r}")
+        host = host[1:-1]
+    return host or "127.0.0.1", int(port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_listen(listen: str, path: str) -> None:
+    if not listen:
+        return
+    try:
+        listen_address(listen)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=path, plugin="service", option="http_listen") from None
 
 
 def _only(mapping: dict[str, Any], allowed: tuple[str, ...], path: str, plugin: str) -> None:
@@ -205,17 +248,40 @@ def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str
     return plugins
 
 
+# Options that name a file or folder: relative ones are taken from the pipeline file's folder, as
+# Fluent Bit and Vector do, so the working directory of whoever starts podship does not matter.
+PATH_OPTIONS = ("state_dir", "rules_file", "tls_ca_file", "tls_cert_file", "tls_key_file", "api_key_file")
+
+
 def _validate(table: OptionTable, raw: Any, path: str, env: Mapping[str, str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of options", file=path, plugin=table.plugin)
-    expanded = {}
-    for key, value in raw.items():
-        try:
-            expanded[key] = expand(value, env)
-        except KeyError as missing:
-            problem = f"environment variable {missing.args[0]} is not set"
-            raise ConfigError(problem, file=path, plugin=table.plugin, option=str(key)) from None
-    return table.validate(expanded, file=path)
+    expanded = {key: _expanded(table, str(key), value, path, env) for key, value in raw.items()}
+    values = table.validate(expanded, file=path)
+    folder = Path(path).absolute().parent
+    for name in PATH_OPTIONS:
+        if isinstance(values.get(name), str) and values[name]:
+            values[name] = str(folder / Path(values[name]).expanduser())
+    return values
+
+
+def _expanded(table: OptionTable, key: str, value: Any, path: str, env: Mapping[str, str]) -> Any:
+    """`${VAR}` expanded; an API key must come from there (or a file), and a variable it names
+    must not be empty."""
+
+    def mistake(problem: str) -> ConfigError:
+        return ConfigError(problem, file=path, plugin=table.plugin, option=key)
+
+    if key == "api_key" and isinstance(value, str | int) and not _VAR.search(str(value)):
+        raise mistake("a key written in the file is refused: write ${POD_API_KEY} or use api_key_file")
+    try:
+        expanded = expand(value, env)
+    except KeyError as missing:
+        raise mistake(f"environment variable {missing.args[0]} is not set") from None
+    names = _VAR.findall(value) if isinstance(value, str) else []
+    if key in table.secrets() and names and expanded == "":
+        raise mistake(f"environment variable {names[0][0]} is empty")
+    return expanded
 
 
 def masked(config: PipelineConfig) -> dict[str, Any]:

@@ -105,14 +105,28 @@ class ForwardInput:
         self.failure: PodshipError | None = None
         self.stats = Stats()
         self.port = 0
+        self._server: asyncio.Server | None = None
         self._owners: dict[str, _Chunk] = {}
         self._serial = itertools.count()
 
+    async def start(self) -> None:
+        """Listen; called before anything runs, so an address in use is a start-up failure."""
+        try:
+            self._server = await asyncio.start_server(
+                self._serve, self.values["listen"], self.values["port"], ssl=server_context(self.values)
+            )
+        except OSError as exc:
+            where = f"{self.values['listen']}:{self.values['port']}"
+            raise ConfigError(
+                f"cannot listen on {where}: {exc.strerror or exc}", plugin="forward", option="port"
+            ) from None
+        self.port = self._server.sockets[0].getsockname()[1]
+
     async def run(self) -> None:
-        server = await asyncio.start_server(
-            self._serve, self.values["listen"], self.values["port"], ssl=server_context(self.values)
-        )
-        self.port = server.sockets[0].getsockname()[1]
+        if self._server is None:
+            await self.start()
+        server = self._server
+        assert server is not None
         self.stats.mode = "live"
         self.listening.set()
         log.info("relay listening on %s:%d", self.values["listen"], self.port)

@@ -29,6 +29,7 @@ from podship.core.coverage import Archive, Coverage, Timing
 from podship.core.pod import iso_utc, stream_url
 from podship.errors import PodshipError, StreamError
 from podship.netio import mapped
+from podship.options import render_duration
 from podship.pod_options import OPTIONS, check
 from podship.source import Item
 from podship.state import Store
@@ -65,6 +66,7 @@ class ProofpointInput:
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0
+        self.once = False  # `run --once`: stop once caught up with the present
         self.stopping = asyncio.Event()
         self._started = self._last_frame = time.monotonic()
         self._closed_by_us: Ended | None = None
@@ -95,7 +97,10 @@ class ProofpointInput:
     def load(self, now: int) -> Coverage:
         """The coverage, loaded once the server's clock is known (a first start backfills from it)."""
         if self.core.coverage is None:
-            return self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
+            first = not self.store.has_checkpoint()
+            coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
+            self.log.info("%s", _started(coverage, first, self.values["backfill"]))
+            return coverage
         return self.core.coverage
 
     def acked(self, pairs: list[tuple[str, int]]) -> None:
@@ -123,6 +128,12 @@ class ProofpointInput:
             )
         while not self.stopping.is_set():
             action = self.core.plan(self.server_now(), time.monotonic())
+            if self.once and self.core.done_once(action):
+                self.log.info(
+                    "caught up with the present (--once): %s",
+                    self.core.awaiting(self.server_now()) or "no archive hour awaited",
+                )
+                break
             try:
                 await self._act(action)
             except PodshipError as exc:
@@ -154,10 +165,14 @@ class ProofpointInput:
         ) as ws:
             now = self.server_now()
             until = self.core.opened_live(self.load(now), now)
-            await self._session(ws, until, quiet=False)
+            due = "" if until is None else f", until {iso_utc(until)} when an archive repair is due"
+            self.log.info("live session open%s", due if until != now else ", closing it for a repair")
+            how = await self._session(ws, until, quiet=False)
+        self.log.info("live session closed: %s", _why(how, self.stopping.is_set()))
 
     async def _archive(self, window: Archive) -> None:
         url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
+        holes = len(self.coverage.holes) if self.coverage else 0
         async with self.open_stream(url) as ws:
             self.core.opened_archive(window, self.server_now())
             early = self.core.early(window)
@@ -169,8 +184,10 @@ class ProofpointInput:
             )
             await self._session(ws, None, quiet=early)
         self._progress()
+        if holes and self.coverage is not None and not self.coverage.holes:
+            self.log.info("repairs done: every hole is filled from the archive")
 
-    async def _session(self, connection: ClientConnection, until: int | None, *, quiet: bool) -> None:
+    async def _session(self, connection: ClientConnection, until: int | None, *, quiet: bool) -> Ended:
         """Pump until the server ends the stream, or until we close it at `until`, when quiet, or
         on stop; then tell the core how it ended."""
         self._last_frame, self._closed_by_us = time.monotonic(), None
@@ -186,6 +203,7 @@ class ProofpointInput:
             how = self._closed_by_us  # set before our close frame went out: the window is not whole
         for note in self.core.ended(how, self.server_now(), time.monotonic(), problem):
             self._say(note)
+        return how
 
     async def _close_at(self, connection: ClientConnection, until: int | None, *, quiet: bool) -> None:
         """Close cleanly at `until` (a repair is due), after `ARCHIVE_QUIET_SECS` without a frame
@@ -194,10 +212,12 @@ class ProofpointInput:
         while not self.stopping.is_set():
             left = float("inf") if until is None else (until - self.server_now()) / 1000
             silent = time.monotonic() - self._last_frame
-            if left <= 0 or (quiet and silent >= ARCHIVE_QUIET_SECS):
-                how = Ended.CLOSED if left <= 0 else Ended.IDLE
+            if left <= 0:
                 break
-            step = min(left, ARCHIVE_QUIET_SECS - silent if quiet else left, 60.0)
+            if (quiet and silent >= ARCHIVE_QUIET_SECS) or (self.once and self.core.live_caught_up(silent)):
+                how = Ended.IDLE
+                break
+            step = min(left, ARCHIVE_QUIET_SECS - silent if quiet else left, 0.25 if self.once else 60.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), step)
         self._closed_by_us = how
@@ -276,6 +296,24 @@ _TIMING = {  # Timing field -> option, in seconds
     "lag_ms": "archive_lag",
 }
 _SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
+
+
+def _started(coverage: Coverage, first: bool, backfill_secs: float) -> str:
+    if first:
+        return (
+            f"first start: backfilling {render_duration(backfill_secs)}, from {iso_utc(coverage.watermark)}"
+        )
+    holes = f"; {len(coverage.holes)} holes to repair" if coverage.holes else ""
+    return f"resumed from the checkpoint: delivered up to {iso_utc(coverage.watermark)}{holes}"
+
+
+def _why(how: Ended, stopping: bool) -> str:
+    return {
+        Ended.COMPLETE: "the server closed it",
+        Ended.CLOSED: "stopping" if stopping else "an archive repair is due",
+        Ended.IDLE: "caught up with the present (--once)",
+        Ended.DROPPED: "the connection dropped",
+    }[how]
 
 
 def _duration(seconds: float) -> str:

@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+from podship.core.pod import iso_utc
+
 
 class _Connector(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
@@ -14,12 +16,19 @@ class _Connector(logging.Filter):
         return True
 
 
-class _Json(logging.Formatter):
+class _Utc(logging.Formatter):
+    """Times in UTC, ISO 8601 with milliseconds and the zone: `2026-11-29T07:40:12.345Z`."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return iso_utc(int(record.created * 1000))
+
+
+class _Json(_Utc):
     """One JSON object per line, for log shippers."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}",
+            "time": self.formatTime(record),
             "level": record.levelname.lower(),
             "connector": getattr(record, "connector", "-"),
             "logger": record.name,
@@ -33,7 +42,7 @@ class _Json(logging.Formatter):
 def configure(level: str = "info", style: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_Connector())
-    text = logging.Formatter("%(asctime)s %(levelname)s [%(connector)s] %(name)s: %(message)s")
+    text = _Utc("%(asctime)s %(levelname)s [%(connector)s] %(name)s: %(message)s")
     handler.setFormatter(_Json() if style == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -43,14 +43,16 @@ class Secret:
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from `90`, `1.5`, `30s`, `30m`, `6h`, `7d` or `250ms`."""
+    """Seconds from `30s`, `30m`, `6h`, `7d` or `250ms`; a bare number is refused (but 0): `7` could
+    mean seven days as well as seven seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 5m, 6h or 7d")
-    if isinstance(value, int | float):
-        return float(value)
     match = _DURATION.match(str(value))
     if not match:
         raise ValueError(f"expected a duration such as 30s, 5m, 6h or 7d, got {value!r}")
+    if match.group(2) is None and float(match.group(1)) != 0:
+        number = match.group(1)
+        raise ValueError(f"{number} has no unit: add one ({number}s, {number}m, {number}h or {number}d)")
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
@@ -150,10 +152,22 @@ class Option:
         if self.choices and value not in self.choices:
             raise ConfigError(f"expected one of {', '.join(self.choices)}, got {value!r}", option=self.name)
         if self.minimum is not None and value < self.minimum:
-            raise ConfigError(f"must be at least {self.minimum:g}, got {value!r}", option=self.name)
+            raise ConfigError(
+                f"must be at least {self.render(self.minimum)}, got {self.render(value)}", option=self.name
+            )
         maximum = self.maximum if self.maximum is not None else _CEILINGS.get(self.type)
         if maximum is not None and value > maximum:
-            raise ConfigError(f"must be at most {maximum:g}, got {value!r}", option=self.name)
+            raise ConfigError(
+                f"must be at most {self.render(maximum)}, got {self.render(value)}", option=self.name
+            )
+
+    def render(self, value: float) -> str:
+        """A limit in the unit the user writes: `30d`, `16MiB`, `65535`."""
+        if self.type == "duration":
+            return render_duration(value)
+        if self.type == "size":
+            return render_size(int(value))
+        return f"{value:g}"
 
 
 # Where an option names no maximum, a value past these is a typo, not a wish (10**30 bytes...).
@@ -172,6 +186,9 @@ class OptionTable:
 
     def names(self) -> list[str]:
         return [option.name for option in self.options]
+
+    def secrets(self) -> list[str]:
+        return [option.name for option in self.options if option.secret]
 
     def validate(self, raw: Mapping[str, Any], *, file: str = "") -> dict[str, Any]:
         unknown = sorted(set(raw) - set(self.names()) - set(self.generic))

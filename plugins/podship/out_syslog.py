@@ -50,9 +50,9 @@ OPTIONS = OptionTable(
         Option(
             "max_message_bytes",
             "size",
-            0,
-            "TCP/TLS: largest message the receiver takes (rsyslog: maxMessageSize); longer ones lose the "
-            "original event, then are cut. 0: no limit.",
+            8192,
+            "TCP/TLS: largest message the receiver takes (a stock rsyslog: 8KiB, its maxMessageSize); "
+            "longer ones lose the original event, then are cut. 0: no limit.",
             minimum=0,
         ),
         Option("facility", "str", "local0", "Syslog facility.", choices=tuple(syslog.FACILITIES)),

@@ -12,7 +12,7 @@ import logging
 import os
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +65,10 @@ class Pipeline:
             outputs if outputs is not None else [build_output(p, state_dir) for p in config.outputs]
         )
         self.filters = [LogFilter(p.values, os.environ) for p in config.filters]
+        self.delivery: dict[str, Counter[str]] = {}  # per output label: records sent, batches retried, failed
+        self._labels: dict[int, str] = {}
+        for output in self.outputs:
+            self._counts(output)
         self.dropped = 0
         self.max_records, self.records_out = max_records, 0
         self.stop = asyncio.Event()
@@ -80,15 +84,19 @@ class Pipeline:
         )
 
     async def run(self) -> int:
-        for output in self.outputs:
-            await output.start()
-        tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
-        worker = asyncio.create_task(self._work(), name="outputs")
-        reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
-        server = (
+        server = (  # first: an address in use is a start-up failure, before anything else runs
             await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
         )
         self.status_port = server.sockets[0].getsockname()[1] if server else 0
+        for source in self.inputs:
+            if isinstance(source, ForwardInput):
+                await source.start()
+        for output in self.outputs:
+            await output.start()
+        status.started(self)  # after what can fail at start-up: a failed start is one line
+        tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
+        worker = asyncio.create_task(self._work(), name="outputs")
+        reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)
@@ -176,6 +184,7 @@ class Pipeline:
     async def _deliver(self, tagged: list[tuple[dict[str, Any], frozenset[str]]]) -> None:
         """Every output takes its records; a retryable failure is retried, holding the pipeline back."""
         for output in self.outputs:
+            counts = self._counts(output)
             records = [record for record, tags in tagged if not output.tags or output.tags & tags]
             if not records:
                 continue
@@ -183,13 +192,27 @@ class Pipeline:
             while True:
                 try:
                     await output.write(records)
+                    counts["sent"] += len(records)
                     break
                 except OutputError as exc:
+                    counts["retried" if exc.retryable else "failed"] += 1
                     if not exc.retryable:
                         raise
                     delay = retry.failed(random.random())
                     log.warning("output %s failed: %s; retrying in %.1fs", output.name, exc, delay)
                     await asyncio.sleep(delay)
+
+    def _counts(self, output: Output) -> Counter[str]:
+        """The delivery counters of an output, labelled `stdout`, `forward`, `forward-2` ..."""
+        label = self._labels.get(id(output))
+        if label is None:
+            label, n = output.name, 1
+            while label in self.delivery:
+                n += 1
+                label = f"{output.name}-{n}"
+            self._labels[id(output)] = label
+            self.delivery[label] = Counter(sent=0, retried=0, failed=0)
+        return self.delivery[label]
 
     def _acknowledge(self, batch: list[Item]) -> None:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)

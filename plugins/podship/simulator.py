@@ -178,7 +178,10 @@ class Simulator:
         self.stats["handshakes"] += 1
         url = urlsplit(request.path)
         if url.path.startswith("/_sim/"):
-            return self._control(connection, url.path, parse_qs(url.query))
+            try:
+                return self._control(connection, url.path, parse_qs(url.query))
+            except ValueError as exc:  # a test's typo: a 400 that says what was wrong, not a 500
+                return connection.respond(400, f"bad control request: {exc}\n")
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         status, text = self._admit(connection, request, url.path, query)
         if status != http.HTTPStatus.SWITCHING_PROTOCOLS:
@@ -247,12 +250,20 @@ class Simulator:
         elif path == "/_sim/faults":
             self._set_faults(args)
         elif path == "/_sim/ids":
-            line, kind = self.timeline, args["type"]
-            ids = list(line.ids(kind, int(args["since"]), int(args["until"])))
-            return _json(connection, {"ids": ids})
+            return self._ids(connection, args)
         elif path != "/_sim/state":
             return connection.respond(404, "Not Found\n")
         return _json(connection, {"now": self.clock.now(), "stats": self.stats})
+
+    def _ids(self, connection: ServerConnection, args: dict[str, str]) -> Response:
+        """The ids of `type` generated in [since, until) (epoch ms); a 400 says what is missing."""
+        try:
+            kind, since, until = args["type"], int(args["since"]), int(args["until"])
+            ids = list(self.timeline.ids(kind, since, until))
+        except KeyError:
+            usage = "expected /_sim/ids?type=message|maillog|audit&since=EPOCH_MS&until=EPOCH_MS\n"
+            return connection.respond(400, usage)
+        return _json(connection, {"ids": ids})
 
     def _set_faults(self, args: dict[str, str]) -> None:
         for spec in fields(Faults):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from podship.core.coverage import Coverage, Timing
+from podship.core.pod import iso_utc
 from podship.core.seen import Seen
 from podship.errors import ConfigError
 
@@ -45,6 +46,9 @@ class Store:
             raise ConfigError(
                 f"state directory {self.root} is not writable: {exc.strerror}", option="state_dir"
             ) from None
+
+    def has_checkpoint(self) -> bool:
+        return (self.root / _CHECKPOINT).exists()
 
     def load(self, timing: Timing, now: int, backfill_ms: int) -> Coverage:
         """The saved coverage, or a fresh one that backfills `backfill_ms`."""
@@ -126,7 +130,11 @@ class Store:
         path = self.root / _DEAD
         if path.exists() and path.stat().st_size > self.dead_letter_max_bytes:
             os.replace(path, path.with_suffix(".jsonl.1"))
-        entry: dict[str, Any] = {"time": time.time(), "reason": reason, "size": len(data)}
+        entry: dict[str, Any] = {
+            "time": iso_utc(int(time.time() * 1000)),
+            "reason": reason,
+            "size": len(data),
+        }
         entry.update(_frame_field(data))
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -10,7 +10,10 @@ import logging
 import time
 from typing import Any
 
+from podship import metrics
+from podship.config import listen_address
 from podship.core.pod import iso_utc
+from podship.errors import ConfigError
 
 log = logging.getLogger("podship.status")
 _COUNTERS = (
@@ -31,6 +34,8 @@ def snapshot(pipeline: Any) -> dict[str, Any]:
         "time": iso_utc(int(time.time() * 1000)),
         "records_out": pipeline.records_out,
         "dropped_by_rules": pipeline.dropped,
+        "queue_depth": pipeline.queue.qsize(),
+        "outputs": {label: dict(counts) for label, counts in pipeline.delivery.items()},
         "connectors": connectors,
     }
 
@@ -39,40 +44,23 @@ def _connector(source: Any) -> dict[str, Any]:
     stats = source.stats
     state: dict[str, Any] = {"type": source.kind, "mode": "failed" if source.failure else stats.mode}
     state.update({name: getattr(stats, name) for name in _COUNTERS})
+    # The server's clock (learned from the handshake's Date header), not the host's: the simulator's
+    # clock, or a skewed host, would otherwise show a lag of days.
+    now = source.server_now() if hasattr(source, "server_now") else int(time.time() * 1000)
     if stats.newest_event_ms:
         state["last_event_time"] = iso_utc(stats.newest_event_ms)
-        state["lag_secs"] = round(max(0.0, time.time() - stats.newest_event_ms / 1000), 1)
+        state["lag_secs"] = round(max(0.0, (now - stats.newest_event_ms) / 1000), 1)
     if stats.last_activity:
         state["last_activity"] = iso_utc(int(stats.last_activity * 1000))
     coverage = getattr(source, "coverage", None)
     if coverage is not None:
         state["holes"] = len(coverage.holes)
+        state["open_holes"] = [[iso_utc(h.start), iso_utc(h.end) if h.end else None] for h in coverage.holes]
+        state["archive_hours_awaited"] = coverage.hours_to_repair(now)
     if getattr(stats, "awaiting", ""):
         state["awaiting"] = stats.awaiting
     state["last_error"] = stats.last_error
     return state
-
-
-def prometheus(status: dict[str, Any]) -> str:
-    lines = [
-        "# TYPE podship_records_out_total counter",
-        f"podship_records_out_total {status['records_out']}",
-        "# TYPE podship_dropped_by_rules_total counter",
-        f"podship_dropped_by_rules_total {status['dropped_by_rules']}",
-    ]
-    for name in _COUNTERS:
-        lines.append(f"# TYPE podship_{name}_total counter")
-        for connector, state in status["connectors"].items():
-            lines.append(f'podship_{name}_total{{connector="{_label(connector)}"}} {state[name]}')
-    lines.append("# TYPE podship_lag_seconds gauge")
-    for connector, state in status["connectors"].items():
-        if "lag_secs" in state:
-            lines.append(f'podship_lag_seconds{{connector="{_label(connector)}"}} {state["lag_secs"]}')
-    return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def summary(status: dict[str, Any]) -> str:
@@ -84,33 +72,57 @@ def summary(status: dict[str, Any]) -> str:
 
 
 async def serve(pipeline: Any, listen: str) -> asyncio.Server:
-    host, _, port = listen.rpartition(":")
+    """The status server; an address podship cannot listen on is a mistake of `http_listen`."""
+    host, port = listen_address(listen)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = (await reader.readuntil(b"\r\n\r\n")).split(b" ")
             path = request[1].decode() if len(request) > 1 else "/"
-            writer.write(_response(path, snapshot(pipeline)))
+            writer.write(_response(path, pipeline))
             await writer.drain()
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
             pass
         finally:
             writer.close()
 
-    return await asyncio.start_server(answer, host or "127.0.0.1", int(port))
+    try:
+        return await asyncio.start_server(answer, host, port)
+    except OSError as exc:  # in use, not an address of this host, a name that does not resolve
+        problem = f"cannot listen on {listen}: {exc.strerror or exc}"
+        raise ConfigError(problem, plugin="service", option="http_listen") from None
 
 
-def _response(path: str, status: dict[str, Any]) -> bytes:
+def _response(path: str, pipeline: Any) -> bytes:
     if path == "/status":
-        body, kind, code = json.dumps(status, indent=2).encode(), "application/json", "200 OK"
+        body, kind, code = json.dumps(snapshot(pipeline), indent=2).encode(), "application/json", "200 OK"
     elif path == "/metrics":
-        body, kind, code = prometheus(status).encode(), "text/plain; version=0.0.4", "200 OK"
+        body, kind, code = metrics.exposition(pipeline, snapshot), metrics.CONTENT_TYPE, "200 OK"
     else:
         body, kind, code = b"try /status or /metrics\n", "text/plain", "404 Not Found"
     head = (
         f"HTTP/1.1 {code}\r\nContent-Type: {kind}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def started(pipeline: Any) -> None:
+    """The start line: what runs, where its state lives."""
+    inputs = ", ".join(f"{source.name} ({source.kind})" for source in pipeline.inputs)
+    outputs = ", ".join(pipeline.delivery) or "none"
+    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service["state_dir"])
+
+
+def stopped(pipeline: Any, code: int) -> None:
+    """The stop line: what went out, and what was still in flight (fetched again at the next start)."""
+    pending = sum(len(getattr(source.coverage, "pending", ())) for source in pipeline.inputs)
+    in_flight = pipeline.queue.qsize() + pending
+    left = (
+        f"{in_flight} records in flight, fetched again at the next start"
+        if in_flight
+        else "nothing in flight"
+    )
+    log.info("stopped (exit %d): %d records delivered; %s", code, pipeline.records_out, left)
 
 
 async def report(pipeline: Any, every_secs: float) -> None:

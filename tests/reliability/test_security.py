@@ -58,14 +58,14 @@ async def test_the_api_key_appears_nowhere(simulator, tmp_path):
     )
     wrong = write_pipeline(
         tmp_path / "wrong.yaml",
-        [connector(sim, api_key=KEY + "-revoked")],
+        [connector(sim, api_key="${WRONG_POD_KEY}")],
         service={"state_dir": str(tmp_path / "state-wrong")},
     )
     refused = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "podship", "run", "-c", str(wrong)],
         capture_output=True,
-        env=env,
+        env={**env, "WRONG_POD_KEY": KEY + "-revoked"},
         timeout=60,
         check=False,
     )

@@ -22,6 +22,9 @@ from podship.core.retry import Backoff
 from podship.errors import HandshakeError, PodshipError
 
 RELEASE_STEP_MAX = 0.5  # seconds between two tries while the server releases our last session
+WARN_AFTER = 3  # failures in a row after which a reconnect is a warning: `log_level: warning` shows it
+ONCE_QUIET_SECS = 5.0  # `run --once`: a live session this long without a frame has sent what there is
+ONCE_PRESENT_MS = 60_000  # `run --once`: an event this close to when live opened is the present
 Note = tuple[int, str]  # a log level and a line, for the shell to log
 
 
@@ -85,6 +88,7 @@ class Session:
     window: Archive | None  # None: live
     opened_at: int
     frames: int = 0
+    newest: int = 0  # the newest event time this session carried
 
 
 @dataclass
@@ -105,6 +109,7 @@ class Connector:
         self.released_at, self.release_steps = self.mono, 0
         self.wait_until, self.wait_reason = self.mono, ""
         self.conflict_reported = False
+        self.reached_present = False  # a live session caught up (for `run --once`)
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -116,6 +121,19 @@ class Connector:
         action = self.coverage.next_action(now)
         self.stats.awaiting = self.awaiting(now)
         return action
+
+    def live_caught_up(self, silent_secs: float) -> bool:
+        """`run --once`: the live session has reached the present: it carried an event from within
+        `ONCE_PRESENT_MS` of when it opened, or it has been silent for `ONCE_QUIET_SECS`."""
+        session = self.session
+        if session is None or session.window is not None:
+            return False
+        return silent_secs >= ONCE_QUIET_SECS or session.newest >= session.opened_at - ONCE_PRESENT_MS
+
+    def done_once(self, action: Archive | Live | Wait) -> bool:
+        """`run --once` is done: live has caught up and no archive window can be fetched now (what
+        the archive does not hold yet stays a hole in the checkpoint, for the next run)."""
+        return self.reached_present and isinstance(action, Live)
 
     def awaiting(self, now: int) -> str:
         assert self.coverage is not None
@@ -153,6 +171,7 @@ class Connector:
         self.session, self.released_at, self.release_steps = None, mono, 0
         if session.window is None:
             coverage.live_closed(now, clean=how is not Ended.DROPPED)
+            self.reached_present = self.reached_present or how is Ended.IDLE
         else:
             self._archive_ended(session, how)
         if session.frames or how is not Ended.DROPPED:
@@ -212,6 +231,9 @@ class Connector:
         self.stats.reconnects += 1
         self.stats.last_error = problem
         self._wait(mono, delay, "backoff")
+        streak = self.retry.failures
+        if streak >= WARN_AFTER:
+            return logging.WARNING, f"{problem} ({streak} failures in a row); reconnecting in {delay:.1f}s"
         return logging.INFO, f"{problem}; reconnecting in {delay:.1f}s"
 
     def _wait(self, mono: float, seconds: float, reason: str) -> None:
@@ -233,6 +255,7 @@ class Connector:
         except ValueError as exc:
             return self._dead(str(exc))
         coverage.saw(ts)
+        self.session.newest = max(self.session.newest, ts)
         if not coverage.is_new(event_id, ts):
             self.stats.duplicates += 1
             return NOTHING

@@ -1,0 +1,135 @@
+"""`podship demo`: the simulator and a pipeline to stdout in one process, as a user first meets it.
+
+Piped, stdout carries NDJSON as `podship run` writes it. On a terminal, nobody reads megabytes of
+JSON: the first few records are pretty-printed (without the original event) and a count runs on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from typing import Any, TextIO
+
+from podship import config, logsetup
+from podship.errors import OutputError
+from podship.out_stdout import StdoutOutput
+from podship.pipeline import Output, Pipeline
+from podship.simgen import Timeline
+from podship.simulator import SimOptions, Simulator
+
+DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
+SHOWN = 3  # records pretty-printed on a terminal
+
+
+def add_parser(commands: Any, serve: Any) -> None:
+    demo = commands.add_parser("demo", help="the simulator and a pipeline to stdout, in one process")
+    demo.add_argument(
+        "--seconds", type=_positive(float), default=5.0, help="stop after this long (default 5)"
+    )
+    demo.add_argument(
+        "--events",
+        type=_positive(int),
+        default=None,
+        help="stop once this many records are out (what was received still drains)",
+    )
+    demo.add_argument("--follow", action="store_true", help="keep going until interrupted")
+    demo.set_defaults(handler=lambda args: run(args, serve))
+
+
+def _positive(kind: type[float] | type[int]) -> Any:
+    def parse(text: str) -> float | int:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+        return value
+
+    return parse
+
+
+class TerminalOutput:
+    """For a person at a terminal: a few records in full, then a running count."""
+
+    name = "stdout"
+    tags: frozenset[str] = frozenset()
+
+    def __init__(self, screen: TextIO) -> None:
+        self.screen, self.count, self._shown_at = screen, 0, 0.0
+
+    async def start(self) -> None:
+        return None
+
+    async def write(self, records: list[dict[str, Any]]) -> None:
+        for record in records[: max(0, SHOWN - self.count)]:
+            shown = {key: value for key, value in record.items() if key != "proofpoint_on_demand"}
+            print(json.dumps(shown, indent=2, ensure_ascii=False), file=self.screen)
+            if "proofpoint_on_demand" in record:
+                print("(the original PoD event, under proofpoint_on_demand, left out)", file=self.screen)
+        self.count += len(records)
+        if time.monotonic() - self._shown_at > 0.2:
+            self._shown_at = time.monotonic()
+            print(f"\r{self.count} records (piped, podship writes NDJSON)", end="", file=self.screen)
+            self.screen.flush()
+
+    async def close(self) -> None:
+        print(f"\r{self.count} records (piped, podship writes NDJSON)", file=self.screen)
+
+
+def run(args: argparse.Namespace, serve: Any) -> int:
+    logsetup.configure("warning")
+    output: Output = TerminalOutput(sys.stdout) if sys.stdout.isatty() else StdoutOutput({})
+    return asyncio.run(_run(args, serve, output))
+
+
+async def _run(args: argparse.Namespace, serve: Any, output: Output) -> int:
+    line = Timeline(rates=dict(DEMO_RATES), big_every=0)
+    sim_options = SimOptions(timeline=line, start_ms=line.epoch_ms + 230 * 60_000, speed=30.0)
+    with tempfile.TemporaryDirectory(prefix="podship-demo-") as state_dir:
+        async with Simulator(sim_options) as sim:
+            document = _document(sim.url, state_dir)
+            parsed = config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"})
+            pipeline = Pipeline(parsed, outputs=[output], max_records=args.events or 0)
+            started = time.monotonic()
+            code = await serve(pipeline, 0.0 if args.follow else args.seconds)
+            closed = isinstance(pipeline.fatal, OutputError)
+            _summary(pipeline, time.monotonic() - started, closed=closed)
+    return 0 if closed else code  # `podship demo | head`: the reader had what it wanted
+
+
+def _document(url: str, state_dir: str) -> dict[str, Any]:
+    def connector(kind: str) -> dict[str, Any]:
+        return {
+            "name": "proofpoint_pod",
+            "tenant": "acme",
+            "cluster_id": "acme_hosted",
+            "api_key": "${POD_API_KEY}",
+            "type": kind,
+            "url": url,
+            "backfill": "2h",  # every timing option at its default: the demo is what a user gets
+        }
+
+    return {
+        "service": {"state_dir": state_dir, "log_level": "warning", "grace_period": "2s"},
+        "pipeline": {"inputs": [connector(kind) for kind in DEMO_RATES], "outputs": [{"name": "stdout"}]},
+    }
+
+
+def _summary(pipeline: Pipeline, seconds: float, *, closed: bool) -> None:
+    """Counts of what reached stdout (delivered), not of what was received."""
+    per_type = ", ".join(f"{source.kind} {source.stats.delivered}" for source in pipeline.inputs)
+    duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
+    dead = sum(source.stats.dead_letters for source in pipeline.inputs)
+    windows = sum(source.stats.archive_windows for source in pipeline.inputs)
+    ending = "; then the reader closed the pipe" if closed else ""
+    print(
+        f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
+        f"{windows} archive hours backfilled, then live; "
+        f"{duplicates} duplicates dropped, {dead} dead-lettered{ending}",
+        file=sys.stderr,
+    )
