@@ -5,6 +5,7 @@ import json
 
 import msgpack
 import pytest
+from fluent import sender
 
 from podship.core import encode_forward as fwd
 from podship.core.pod import HOUR_MS
@@ -26,6 +27,7 @@ def test_an_entry_is_event_time_with_nanoseconds_and_the_record():
     raw = msgpack.unpackb(packed, raw=False)
     assert raw[0].code == 0
     assert raw[0].data == (1716405003).to_bytes(4, "big") + (58_000_000).to_bytes(4, "big")
+    assert raw[0] == sender.EventTime(1716405003, 58_000_000)  # the reference client's bytes
 
 
 def test_packed_forward_carries_chunk_size_and_gzip():

@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosedOK
 from podship.core.connector import Connector, Ended, Settings, Stats, Wait
 from podship.core.coverage import Archive, Coverage, Timing
 from podship.core.pod import iso_utc, stream_url
+from podship.core.units import render_duration
 from podship.errors import PodshipError, StreamError
 from podship.netio import mapped
-from podship.options import render_duration
 from podship.pod_options import OPTIONS, check
 from podship.source import Item
 from podship.state import Store

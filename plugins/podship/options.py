@@ -6,17 +6,12 @@ option tables in the README, so the three can never disagree.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from podship.core.units import parse_duration, parse_size, render_duration, render_size
 from podship.errors import ConfigError
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-_SIZE = re.compile(r"^\s*(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 2**20, "gb": 10**9, "gib": 2**30}
 
 
 class Secret:
@@ -40,32 +35,6 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
-
-
-def parse_duration(value: object) -> float:
-    """Seconds from `30s`, `30m`, `6h`, `7d` or `250ms`; a bare number is refused (but 0): `7` could
-    mean seven days as well as seven seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m, 6h or 7d")
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError(f"expected a duration such as 30s, 5m, 6h or 7d, got {value!r}")
-    if match.group(2) is None and float(match.group(1)) != 0:
-        number = match.group(1)
-        raise ValueError(f"{number} has no unit: add one ({number}s, {number}m, {number}h or {number}d)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def parse_size(value: object) -> int:
-    """Bytes from `1048576`, `512KiB`, `16MiB` or `1GB`."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as 16MiB")
-    if isinstance(value, int):
-        return value
-    match = _SIZE.match(str(value))
-    if not match:
-        raise ValueError(f"expected a size such as 4096, 512KiB or 16MiB, got {value!r}")
-    return int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()]
 
 
 def _as_bool(value: object) -> bool:
@@ -211,22 +180,6 @@ class OptionTable:
             return option.convert(raw[option.name])
         except ConfigError as exc:
             raise exc.located(file=file, plugin=self.plugin) from None
-
-
-def render_duration(seconds: float) -> str:
-    """`604800` -> `7d`, `90` -> `90s`, `0.2` -> `0.2s`: the largest unit that divides evenly."""
-    for unit in ("d", "h", "m"):
-        size = _DURATION_UNITS[unit]
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"
-
-
-def render_size(size: int) -> str:
-    for unit, factor in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor}{unit}"
-    return str(size)
 
 
 def render_default(option: Option) -> str:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import msgpack
-from fluent.sender import EventTime  # fluent-logger's EventTime: ext type 0, the spec's layout
 
 from podship.core.encode_json import RawJSON, loads
 
@@ -38,10 +37,16 @@ _packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape", de
 WIRE = {"raw": False, "strict_map_key": False, "unicode_errors": "surrogateescape"}
 
 
+def event_time(ts_ms: int) -> msgpack.ExtType:
+    """The spec's EventTime: ext type 0, seconds and nanoseconds as big-endian uint32 (the bytes
+    of fluent-logger's EventTime, whose module would pull sockets and threads into the core)."""
+    seconds, millis = divmod(ts_ms, 1000)
+    return msgpack.ExtType(0, struct.pack(">II", seconds, millis * 1_000_000))
+
+
 def entry(ts_ms: int, record: dict[str, Any]) -> bytes:
     """One `[EventTime, record]` entry with millisecond precision."""
-    seconds, millis = divmod(ts_ms, 1000)
-    return cast(bytes, _packer.pack([EventTime(seconds, millis * 1_000_000), record]))
+    return cast(bytes, _packer.pack([event_time(ts_ms), record]))
 
 
 def split(entries: list[bytes], max_bytes: int) -> list[list[bytes]]:

@@ -25,6 +25,7 @@ from typing import Any
 
 from podship.core import paths
 from podship.core.records import ORIGINAL_KEY, number, original
+from podship.core.units import parse_duration
 
 Record = dict[str, Any]
 Test = Callable[[Record], bool]
@@ -586,7 +587,6 @@ def _sample(spec: Any, context: Context) -> Apply:
 
 
 def _rate_limit(spec: Any, context: Context) -> Apply:
-    from podship.options import parse_duration
 
     if not isinstance(spec, dict) or not isinstance(spec.get("count"), int) or spec["count"] < 1:
         raise context.error("rate_limit takes {count: N, per: 1m, key: field}")

@@ -1,0 +1,29 @@
+"""The layout keeps its promises: the core does no I/O and reaches no further than itself."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+CORE = Path(__file__).resolve().parent.parent / "plugins" / "podship" / "core"
+IO_MODULES = {"asyncio", "os", "pathlib", "select", "selectors", "socket", "ssl", "subprocess", "threading"}
+
+
+def imported(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module
+
+
+@pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
+def test_the_core_imports_only_itself_the_exception_root_and_no_io(path):
+    names = set(imported(path))
+    ours = {name for name in names if name.split(".")[0] in ("podship", "fluent")}
+    assert {name for name in ours if not name.startswith(("podship.core", "podship.errors"))} == set()
+    assert {name.split(".")[0] for name in names} & IO_MODULES == set()
+
+
+def test_the_core_has_modules_to_check():
+    assert len(list(CORE.rglob("*.py"))) >= 10
