@@ -27,3 +27,25 @@ def test_the_core_imports_only_itself_the_exception_root_and_no_io(path):
 
 def test_the_core_has_modules_to_check():
     assert len(list(CORE.rglob("*.py"))) >= 10
+
+
+def test_every_exception_podship_defines_is_under_the_one_root():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import podship
+    from podship.errors import PodshipError
+
+    defined = []
+    for module in pkgutil.walk_packages(podship.__path__, "podship."):
+        if module.name == "podship.__main__":
+            continue
+        loaded = importlib.import_module(module.name)
+        defined += [
+            item
+            for _, item in inspect.getmembers(loaded, inspect.isclass)
+            if issubclass(item, BaseException) and item.__module__ == loaded.__name__
+        ]
+    assert len(defined) >= 8
+    assert [item.__qualname__ for item in defined if not issubclass(item, PodshipError)] == []

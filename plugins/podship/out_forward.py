@@ -26,7 +26,7 @@ from podship.core import encode_forward as fwd
 from podship.core import records
 from podship.core.encode_json import dumps
 from podship.core.retry import Backoff
-from podship.errors import StreamError
+from podship.errors import PodshipError, StreamError
 from podship.netio import mapped
 from podship.options import Option, OptionTable
 from podship.state import Store
@@ -97,8 +97,10 @@ OPTIONS = OptionTable(
 log = logging.getLogger("podship.forward")
 
 
-class Refused(Exception):
+class Refused(PodshipError):
     """The receiver answered `{}` for a chunk: it could not take it."""
+
+    retryable = True
 
 
 class ForwardOutput:

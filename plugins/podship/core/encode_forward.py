@@ -24,6 +24,7 @@ from typing import Any, cast
 import msgpack
 
 from podship.core.encode_json import RawJSON, loads
+from podship.errors import PodshipError
 
 
 def _parsed(value: Any) -> Any:
@@ -104,7 +105,7 @@ def _digest(*parts: Any) -> str:
     return hashlib.sha512(b"".join(raw(part) for part in parts)).hexdigest()
 
 
-class HandshakeRefused(ValueError):
+class HandshakeRefused(PodshipError, ValueError):
     """The receiver rejected the shared key, the hostname or the user (a PONG saying so, or a close)."""
 
 

@@ -26,6 +26,7 @@ from typing import Any
 from podship.core import paths
 from podship.core.records import ORIGINAL_KEY, number, original
 from podship.core.units import parse_duration
+from podship.errors import PodshipError
 
 Record = dict[str, Any]
 Test = Callable[[Record], bool]
@@ -61,7 +62,7 @@ _SCOPES = {
 _TERMINAL = ("drop", "keep")
 
 
-class RuleError(ValueError):
+class RuleError(PodshipError, ValueError):
     """A rules-file mistake, with the line and the rule it is in."""
 
     def __init__(self, problem: str, *, line: int = 0, rule: str = "") -> None:
