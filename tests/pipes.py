@@ -57,10 +57,23 @@ def records(tmp_path):
 
 
 async def run_until(pipeline, condition, timeout=30.0):
-    """Run until `condition()` holds (checked every 50 ms) or `timeout`; returns the exit code."""
+    """Run until `condition()` holds (checked every 50 ms) or the pipeline ends by itself; returns
+    the exit code. A `timeout` that passes first fails the test: a wait never passes silently."""
     task = asyncio.create_task(pipeline.run())
     deadline = time.monotonic() + timeout
-    while not task.done() and time.monotonic() < deadline and not condition():
+    while not task.done() and not condition():
+        if time.monotonic() >= deadline:
+            pipeline.stop.set()
+            await task
+            raise AssertionError(f"the condition did not hold within {timeout:g}s")
         await asyncio.sleep(0.05)
+    pipeline.stop.set()
+    return await task
+
+
+async def run_for(pipeline, seconds):
+    """Run for `seconds`, then stop; returns the exit code (for tests of what does not happen)."""
+    task = asyncio.create_task(pipeline.run())
+    await asyncio.wait({task}, timeout=seconds)
     pipeline.stop.set()
     return await task

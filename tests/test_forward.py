@@ -13,7 +13,7 @@ from podship.out_forward import OPTIONS as FORWARD_OPTIONS
 from podship.out_forward import ForwardOutput
 from podship.simgen import Timeline
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
-from tests.pipes import build, connector, run_until
+from tests.pipes import build, connector, run_for, run_until
 from tests.test_rules import record
 
 LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
@@ -74,7 +74,10 @@ async def forward_run(simulator, tmp_path, peer, *, until=200, timeout=30, **opt
     values["port"] = options.get("port") or peer.port
     forward = ForwardOutput(values, tmp_path / "state")
     pipeline.outputs = [forward]
-    code = await run_until(pipeline, lambda: pipeline.records_out >= until, timeout=timeout)
+    if until:
+        code = await run_until(pipeline, lambda: pipeline.records_out >= until, timeout=timeout)
+    else:  # what must not get through: run for `timeout`
+        code = await run_for(pipeline, timeout)
     out.close()
     return code, pipeline, forward
 
@@ -85,7 +88,8 @@ def received_ids(peer):
 
 async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_connections(simulator, tmp_path):
     peer = await ForwardPeer(withhold=1, refuse=2, cut=2).start()
-    code, pipeline, forward = await forward_run(simulator, tmp_path, peer)
+    # The withheld ack costs the shipped ack_timeout (30 s) before the chunk goes again.
+    code, pipeline, forward = await forward_run(simulator, tmp_path, peer, timeout=90)
     await peer.stop()
     assert code == 0
     acknowledged = journaled(pipeline)
@@ -127,7 +131,9 @@ async def test_a_wrong_key_delivers_nothing_and_holds_the_pipeline(simulator, tm
     from podship.options import Secret
 
     peer = await ForwardPeer(shared_key="s3cret").start()
-    code, pipeline, _ = await forward_run(simulator, tmp_path, peer, timeout=3, shared_key=Secret("wrong"))
+    code, pipeline, _ = await forward_run(
+        simulator, tmp_path, peer, until=0, timeout=3, shared_key=Secret("wrong")
+    )
     await peer.stop()
     assert code == 0
     assert peer.records == []

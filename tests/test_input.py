@@ -5,7 +5,7 @@ import json
 from podship.core.pod import HOUR_MS
 from podship.simgen import Timeline
 from podship.simulator import Faults
-from tests.pipes import build, connector, records, run_until
+from tests.pipes import build, connector, records, run_for, run_until
 from tests.proxy import ConnectProxy
 
 LINE = Timeline(rates={"message": 1.0, "maillog": 2.0, "audit": 0.2}, big_every=0)
@@ -149,8 +149,7 @@ async def test_keepalive_pings_hold_a_quiet_stream_open(simulator, tmp_path):
     quiet = Timeline(rates={"message": 0.001, "maillog": 1.0, "audit": 1.0})
     sim = await simulator(timeline=quiet, start_ms=START, idle_timeout_secs=0.6)
     pipeline, out = build(tmp_path, [connector(sim, backfill="0s", keepalive_interval="0.2s")])
-    pipeline_task = run_until(pipeline, lambda: False, timeout=2.5)
-    code = await pipeline_task
+    code = await run_for(pipeline, 2.5)
     out.close()
     assert code == 0
     assert pipeline.inputs[0].stats.reconnects == 0

@@ -55,7 +55,8 @@ def parse_sd(text):
 
 
 def check_5424(got, sent):
-    assert got["pri"] == str(16 * 8 + syslog.severity_of(sent, syslog.Layout()))
+    assert sent["disposition"] == "quarantine"
+    assert got["pri"] == "132"  # local0 (16) * 8 + warning (4): quarantined mail is a warning
     assert got["timestamp"] == sent["event_time"]
     assert got["hostname"] == sent["reporting_host"]
     assert got["app"] == "podship"

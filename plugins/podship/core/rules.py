@@ -46,14 +46,14 @@ _OPS = (
     "gte",
     "exists",
 )
-_ALIASES = {
+ALIASES = {  # other names of operators (rules_export reads these too)
     "equals": "eq",
     "not_equals": "neq",
     "starts_with": "startswith",
     "ends_with": "endswith",
     "matches": "regex",
 }
-_SCOPES = {
+SCOPES = {  # scope key -> the record field it tests
     "tenant": ("tenant_name",),
     "connector": ("connector",),
     "msg_class": ("msg_class",),
@@ -253,15 +253,15 @@ def _always(record: Record) -> bool:
 
 def _scope(spec: Any, context: Context) -> Test:
     if not isinstance(spec, dict) or not spec:
-        raise context.error(f"scope is a mapping of {', '.join(_SCOPES)}")
+        raise context.error(f"scope is a mapping of {', '.join(SCOPES)}")
     tests = []
     for key, wanted in spec.items():
         if key == "__line__":
             continue
-        if key not in _SCOPES:
-            raise context.error(f"unknown scope {key!r}; allowed: {', '.join(_SCOPES)}")
+        if key not in SCOPES:
+            raise context.error(f"unknown scope {key!r}; allowed: {', '.join(SCOPES)}")
         tests.append(
-            _leaf_test(_SCOPES[key], "in", wanted if isinstance(wanted, list) else [wanted], False, context)
+            _leaf_test(SCOPES[key], "in", wanted if isinstance(wanted, list) else [wanted], False, context)
         )
     return lambda record: all(test(record) for test in tests)
 
@@ -310,7 +310,7 @@ def _combine(kind: str, tests: list[Test]) -> Test:
 
 def _leaf(spec: dict[str, Any], context: Context) -> Test:
     named = str(spec.get("op", spec.get("operator", "")))
-    op = _ALIASES.get(named, named)
+    op = ALIASES.get(named, named)
     keys = sorted(set(spec) - {"__line__"})
     if set(keys) - {"field", "op", "operator", "value", "ignore_case"} or "field" not in spec:
         raise context.error(

@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+from podship.core.rules import ALIASES, SCOPES
+
 Snippet = tuple[list[Any], list[str]]
 _TEXT_OPS = ("eq", "in", "contains", "startswith", "endswith", "regex")
 
@@ -26,12 +28,7 @@ def _leaves(rule: dict[str, Any]) -> list[dict[str, Any]] | None:
         condition = rule.get("when")
         leaves = [] if condition is None else condition.get("all", [condition])
         scope = rule.get("scope") or {}
-    fields = {
-        "tenant": "tenant_name",
-        "connector": "connector",
-        "msg_class": "msg_class",
-        "log_source": "msg_origin.source",
-    }
+    fields = {key: ".".join(path) for key, path in SCOPES.items()}
     leaves += [
         {"field": fields[key], "op": "in", "value": value if isinstance(value, list) else [value]}
         for key, value in scope.items()
@@ -39,8 +36,7 @@ def _leaves(rule: dict[str, Any]) -> list[dict[str, Any]] | None:
     ]
     if not all(isinstance(leaf, dict) and "field" in leaf for leaf in leaves):
         return None
-    aliases = {"equals": "eq", "starts_with": "startswith", "ends_with": "endswith", "matches": "regex"}
-    return [dict(leaf, op=aliases.get(leaf.get("op", ""), leaf.get("op"))) for leaf in leaves]
+    return [dict(leaf, op=ALIASES.get(leaf.get("op", ""), leaf.get("op"))) for leaf in leaves]
 
 
 def _regex(leaf: dict[str, Any]) -> str | None:
@@ -164,7 +160,7 @@ def _vrl(condition: Any) -> str | None:
 
 
 def _vrl_leaf(leaf: dict[str, Any]) -> str | None:
-    path, op = _vrl_path(leaf["field"]), leaf.get("op")
+    path, op = _vrl_path(leaf["field"]), ALIASES.get(leaf.get("op", ""), leaf.get("op"))
     value: Any = leaf.get("value")
     text = f'(to_string({path}) ?? "")'
     if leaf.get("ignore_case") and op == "regex":
