@@ -1,0 +1,52 @@
+"""Record models: what an output sends, picked by its `schema` option.
+
+The pipeline carries syslog-index records (`core/records.py`); an output with another `schema`
+renders each record into that model just before encoding. A model is a function from a
+syslog-index record, and where to keep the original event (`schema_original`), to a new record;
+it reads the PoD event with `records.original`. A new model is one module and one line in MODELS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from podship.core.models import ecs, ocsf
+from podship.core.records import Record
+
+Model = Callable[[Record, str], Record]
+DEFAULT = "syslog_index"
+ORIGINAL_PLACES = ("raw_data", "unmapped", "none")
+
+
+def _syslog_index(record: Record, keep_original: str) -> Record:
+    """Today's record, as the pipeline carries it."""
+    return record
+
+
+MODELS: dict[str, Model] = {
+    "syslog_index": _syslog_index,
+    "ocsf": ocsf.render,
+    "ecs": ecs.render,
+}
+
+
+def renderer(values: dict[str, Any]) -> Callable[[Record], Record]:
+    """The function an output applies to each record before encoding, from its option values."""
+    model = MODELS[values.get("schema") or DEFAULT]
+    if model is _syslog_index:
+        return _as_is
+    keep = values.get("schema_original") or ORIGINAL_PLACES[0]
+    return lambda record: model(record, keep)
+
+
+def _as_is(record: Record) -> Record:
+    return record
+
+
+def render_all(records: list[Record], values: dict[str, Any]) -> list[Record]:
+    """A batch in the output's model; the default model returns the batch itself, at no cost."""
+    if (values.get("schema") or DEFAULT) == DEFAULT:
+        return records
+    render = renderer(values)
+    return [render(record) for record in records]
