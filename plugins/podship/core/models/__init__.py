@@ -50,3 +50,17 @@ def render_all(records: list[Record], values: dict[str, Any]) -> list[Record]:
         return records
     render = renderer(values)
     return [render(record) for record in records]
+
+
+def slim(record: Record) -> Record:
+    """`record` (in any model) without the original event, marked as truncated: what a syslog
+    message too long for its datagram keeps."""
+    kept = {key: value for key, value in record.items() if key not in ("proofpoint_on_demand", "raw_data")}
+    for outer, inner in (("unmapped", "proofpoint_on_demand"), ("event", "original")):  # OCSF, ECS
+        if isinstance(kept.get(outer), dict):
+            kept[outer] = {key: value for key, value in kept[outer].items() if key != inner}
+    if "class_uid" in kept:  # OCSF has a place for it
+        kept["metadata"] = dict(kept.get("metadata") or {}, is_truncated=True)
+    else:
+        kept["truncated"] = True
+    return kept

@@ -100,10 +100,16 @@ def _header(event: dict[str, Any], name: str) -> Any:
 
 
 def _email(event: dict[str, Any]) -> dict[str, Any]:
+    """From/To from the headers (parsed addresses first); a message with neither gets the envelope's,
+    since OCSF's email object needs a From or a To."""
     parsed = section(event, "msg", "parsedAddresses")
+    sender = first(addresses(parsed.get("from")) or addresses(_header(event, "from")))
+    rcpts = addresses(parsed.get("to")) or addresses(_header(event, "to"))
+    if not sender and not rcpts:
+        sender, rcpts = address(dig(event, "envelope", "from")), addresses(dig(event, "envelope", "rcpts"))
     return {
-        "from": first(addresses(parsed.get("from")) or addresses(_header(event, "from"))),
-        "to": addresses(parsed.get("to")) or addresses(_header(event, "to")),
+        "from": sender,
+        "to": rcpts,
         "cc": addresses(parsed.get("cc")) or addresses(_header(event, "cc")),
         "reply_to": first(addresses(_header(event, "reply-to"))),
         "subject": first(_header(event, "subject")),
