@@ -9,14 +9,26 @@ it reads the PoD event with `records.original`. A new model is one module and on
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from podship.core.models import ecs, ocsf
 from podship.core.records import Record
 
-Model = Callable[[Record, str], Record]
 DEFAULT = "syslog_index"
 ORIGINAL_PLACES = ("raw_data", "unmapped", "none")
+
+
+@dataclass(frozen=True)
+class Model:
+    """A record model: `render(record, keep_original)`, and where its records keep the event id
+    (what `sample` rules hash)."""
+
+    render: Callable[[Record, str], Record]
+    id_path: tuple[str, ...]
+
+    def __call__(self, record: Record, keep_original: str) -> Record:
+        return self.render(record, keep_original)
 
 
 def _syslog_index(record: Record, keep_original: str) -> Record:
@@ -25,19 +37,19 @@ def _syslog_index(record: Record, keep_original: str) -> Record:
 
 
 MODELS: dict[str, Model] = {
-    "syslog_index": _syslog_index,
-    "ocsf": ocsf.render,
-    "ecs": ecs.render,
+    "syslog_index": Model(_syslog_index, ("event_id",)),
+    "ocsf": Model(ocsf.render, ("metadata", "uid")),
+    "ecs": Model(ecs.render, ("event", "id")),
 }
 
 
 def renderer(values: dict[str, Any]) -> Callable[[Record], Record]:
     """The function an output applies to each record before encoding, from its option values."""
-    model = MODELS[values.get("schema") or DEFAULT]
-    if model is _syslog_index:
+    render = MODELS[values.get("schema") or DEFAULT].render
+    if render is _syslog_index:
         return _as_is
     keep = values.get("schema_original") or ORIGINAL_PLACES[0]
-    return lambda record: model(record, keep)
+    return lambda record: render(record, keep)
 
 
 def _as_is(record: Record) -> Record:
