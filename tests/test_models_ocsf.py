@@ -212,3 +212,16 @@ def test_the_default_model_is_the_record_itself_at_no_cost():
     assert render_all(records, {"schema": "syslog_index"}) is records
     assert render_all(records, {}) is records
     assert render_all(records, {"schema": "ocsf", "schema_original": "none"})[0]["class_uid"] == 3002
+
+
+def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
+    from podship.core.pod import event_identity
+    from podship.core.records import normalise
+
+    frame = fixture_events("audit")[0]
+    text = json.dumps(frame, indent=1)  # a spelling of the event no encoder of ours would produce
+    event_id, ts = event_identity(json.loads(text), "audit")
+    record = normalise(json.loads(text), "audit", event_id, ts, {"original": "raw"}, text=text.encode())
+    rendered = ocsf(record, "raw_data")
+    assert rendered["raw_data"] == text
+    assert rendered["user"]["name"] == "john@example.com", "the event is still read"

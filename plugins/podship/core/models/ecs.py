@@ -14,9 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from podship.core.encode_json import dumps
 from podship.core.models import ecs_message
-from podship.core.models.fields import section
+from podship.core.models.fields import event_and_text, section
 from podship.core.pod import iso_utc
 from podship.core.records import Record, as_list, compact, dig, original
 
@@ -37,7 +36,8 @@ _AUDIT = {  # PoD audit action: (event.category, event.type), as the integration
 
 def render(record: Record, keep_original: str) -> Record:
     """The ECS document of one syslog-index record; `keep_original` is raw_data, unmapped or none."""
-    event, kind = original(record), str(record.get("event_type"))
+    event, text = event_and_text(record) if keep_original == "raw_data" else (original(record), "")
+    kind = str(record.get("event_type"))
     dataset = DATASETS.get(kind, kind)
     fields = (
         _audit(event) if kind == "audit" else _mail(event) if kind == "maillog" else ecs_message.fields(event)
@@ -46,7 +46,7 @@ def render(record: Record, keep_original: str) -> Record:
     document = envelope | fields
     for key in ("event", "labels"):  # both sides write these: merge, do not replace
         document[key] = envelope[key] | fields.get(key, {})
-    _keep(document, event, dataset, keep_original)
+    _keep(document, event, dataset, keep_original, text)
     return compact(document)  # type: ignore[no-any-return]  # ours: built just now
 
 
@@ -76,11 +76,11 @@ def _millis(ts: Any, record: Record) -> int:
     return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 
 
-def _keep(document: Record, event: dict[str, Any], dataset: str, place: str) -> None:
+def _keep(document: Record, event: dict[str, Any], dataset: str, place: str, text: str) -> None:
     """The original event: as JSON text in event.original, or under proofpoint_on_demand.<dataset>
     with snake_case keys (close to, not exactly, the integration's custom fields)."""
     if place == "raw_data":
-        document["event"]["original"] = dumps(event).decode()
+        document["event"]["original"] = text
     elif place == "unmapped":
         document["proofpoint_on_demand"] = {dataset: snake_keys(event)}
 

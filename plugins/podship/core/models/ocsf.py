@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from podship.core.encode_json import dumps
 from podship.core.models import ocsf_email
-from podship.core.models.fields import section
+from podship.core.models.fields import event_and_text, section
 from podship.core.pod import iso_utc
 from podship.core.records import Record, as_list, compact, dig, original
 
@@ -37,12 +36,15 @@ _ENTITY = {
 
 def render(record: Record, keep_original: str) -> Record:
     """The OCSF event of one syslog-index record; `keep_original` is raw_data, unmapped or none."""
-    event = original(record)
+    event, text = event_and_text(record) if keep_original == "raw_data" else (original(record), "")
     kind = record.get("event_type")
     body = _audit(event) if kind == "audit" else ocsf_email.email_activity(event, kind == "maillog")
-    result = _envelope(record, event, body) | body
-    _keep(result, event, keep_original)
-    return compact(result)  # type: ignore[no-any-return]  # ours: built just now
+    result: Record = compact(_envelope(record, event, body) | body)
+    if keep_original == "raw_data":
+        result["raw_data"] = text
+    elif keep_original == "unmapped":  # after compact: the event is the record's too, not ours to edit
+        result.setdefault("unmapped", {})["proofpoint_on_demand"] = event
+    return result
 
 
 def _envelope(record: Record, event: dict[str, Any], body: dict[str, Any]) -> Record:
@@ -79,14 +81,6 @@ def _metadata(record: Record, event: dict[str, Any], profiles: list[str]) -> dic
 def _pod_version(event: dict[str, Any]) -> Any:
     version = dig(event, "metadata", "origin", "data", "version") or dig(event, "pps", "version")
     return None if version is None else str(version)
-
-
-def _keep(result: Record, event: dict[str, Any], place: str) -> None:
-    """The original event: as JSON text in raw_data, as an object in unmapped, or not at all."""
-    if place == "raw_data":
-        result["raw_data"] = dumps(event).decode()
-    elif place == "unmapped":
-        result.setdefault("unmapped", {})["proofpoint_on_demand"] = event
 
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:
