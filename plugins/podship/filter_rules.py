@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from podship.config import expand, read_text
+from podship.core.models import DEFAULT, MODELS
 from podship.core.rules import Decision, RuleError, RuleSet, compile_rules
 from podship.errors import ConfigError
 from podship.options import Option, OptionTable
@@ -77,7 +78,10 @@ class LogFilter:
         self.rules = load_rules(self.path, env)
 
     def decide(self, record: dict[str, Any]) -> Decision:
-        return self.rules.decide(record, time.time())
+        """Rules written for another model (`schema:` in the file) see the record rendered into it."""
+        if self.rules.schema == DEFAULT:
+            return self.rules.decide(record, time.time())
+        return self.rules.decide(MODELS[self.rules.schema](record, "none"), time.time())
 
     def reload(self) -> bool:
         """Re-read the file (SIGHUP); on a mistake keep the running rules and say why."""

@@ -25,8 +25,10 @@ from typing import Any
 from podship.core import encode_forward as fwd
 from podship.core import records
 from podship.core.encode_json import dumps
+from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import PodshipError, StreamError
+from podship.model_options import MODEL_OPTIONS
 from podship.netio import mapped
 from podship.options import Option, OptionTable
 from podship.state import Store
@@ -92,6 +94,7 @@ OPTIONS = OptionTable(
         Option(
             "tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all)."
         ),
+        *MODEL_OPTIONS,
     ),
 )
 log = logging.getLogger("podship.forward")
@@ -109,6 +112,7 @@ class ForwardOutput:
     def __init__(self, values: dict[str, Any], state_dir: Path) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
+        self.render = renderer(values)  # the tag template reads the syslog-index record; the entry, this
         self.targets = [_target(spec) for spec in values.get("servers") or []] or [
             (values["host"], values["port"])
         ]
@@ -150,13 +154,13 @@ class ForwardOutput:
     def _fitting(self, record: dict[str, Any]) -> bytes | None:
         """The packed entry, within the frame limit by the `oversize` policy, or None if set aside."""
         limit = self.values["max_frame_bytes"] - 1024
-        packed = fwd.entry(int(record.get("timestamp", 0)), record)
+        packed = fwd.entry(int(record.get("timestamp", 0)), self.render(record))
         if len(packed) <= limit:
             return packed
         self.oversize += 1
         if self.values["oversize"] == "trim":
             trimmed = _trim(record, limit)
-            packed = fwd.entry(int(record.get("timestamp", 0)), trimmed)
+            packed = fwd.entry(int(record.get("timestamp", 0)), self.render(trimmed))
             if len(packed) <= limit:
                 return packed
         reason = (

@@ -13,7 +13,9 @@ import sys
 from typing import Any, BinaryIO
 
 from podship.core.encode_json import ndjson_batch
+from podship.core.models import render_all
 from podship.errors import OutputError
+from podship.model_options import MODEL_OPTIONS
 from podship.options import Option, OptionTable
 
 OPTIONS = OptionTable(
@@ -28,6 +30,7 @@ OPTIONS = OptionTable(
             "Line format: one syslog-index record per line.",
             choices=("json_lines",),
         ),
+        *MODEL_OPTIONS,
     ),
 )
 
@@ -44,7 +47,7 @@ class StdoutOutput:
         return None
 
     async def write(self, records: list[dict[str, Any]]) -> None:
-        await asyncio.to_thread(self._write, ndjson_batch(records))
+        await asyncio.to_thread(self._write, ndjson_batch(render_all(records, self.values)))
 
     def _write(self, data: bytes) -> None:
         """Every byte, or an error: os.write in a loop, because a buffered writer interrupted in

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_syslog as syslog
+from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import StreamError
+from podship.model_options import MODEL_OPTIONS
 from podship.netio import mapped
 from podship.options import Option, OptionTable
 from podship.tls import client_context
@@ -83,6 +85,7 @@ OPTIONS = OptionTable(
         Option(
             "tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all)."
         ),
+        *MODEL_OPTIONS,
     ),
 )
 log = logging.getLogger("podship.syslog")
@@ -94,6 +97,7 @@ class SyslogOutput:
     def __init__(self, values: dict[str, Any], state_dir: Path | None = None) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
+        self.render = renderer(values)  # the header reads the syslog-index record; MSG is in this model
         fields = ("format", "facility", "severity", "app_name", "hostname", "sd_id")
         self.layout = syslog.Layout(
             **{key: values[key] for key in fields}, sd_fields=tuple(values["sd_fields"])
@@ -112,7 +116,8 @@ class SyslogOutput:
             return
         pid, limit = os.getpid(), self.values["max_message_bytes"]
         payload = b"".join(
-            syslog.frame(syslog.message(record, self.layout, pid, limit), self.framing) for record in records
+            syslog.frame(syslog.message(record, self.layout, pid, limit, self.render), self.framing)
+            for record in records
         )
         retry = Backoff(0.1, self.values["reconnect_max"])
         while True:
@@ -145,7 +150,7 @@ class SyslogOutput:
             )
         limit = self.values["udp_max_bytes"]
         for record in records:
-            self._udp.sendto(syslog.message(record, self.layout, os.getpid(), limit))
+            self._udp.sendto(syslog.message(record, self.layout, os.getpid(), limit, self.render))
 
     def _tls(self) -> ssl.SSLContext | None:
         if self.values["mode"] != "tls":

@@ -12,12 +12,14 @@ from typing import Any
 import yaml
 
 from podship.config import read_text
+from podship.core.models import MODELS
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleSet
 from podship.core.rules_export import fluent_bit, vector
 from podship.errors import ConfigError
 from podship.filter_rules import load_rules
+from podship.rules_fields import unknown_fields
 
 
 def add_parser(commands: Any) -> None:
@@ -29,6 +31,7 @@ def add_parser(commands: Any) -> None:
     test = verbs.add_parser("test", help="the decision for each event of a JSON-lines file")
     test.add_argument("file")
     test.add_argument("events", help="PoD events or podship records, one JSON object per line")
+    test.add_argument("--show", action="store_true", help="print each record, in the file's model")
     test.set_defaults(handler=_test)
     export = verbs.add_parser("export", help="the equivalent Fluent Bit filters or Vector transform")
     export.add_argument("--to", required=True, choices=("fluent-bit", "vector"))
@@ -40,20 +43,29 @@ def _check(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
     for rule in ruleset.rules:
         print(f"line {rule.line}: {rule.name}: {rule.action}")
+    for warning in unknown_fields(yaml.safe_load(read_text(args.file)), ruleset.schema):
+        print(f"podship: {args.file}: warning: {warning}", file=sys.stderr)
     default = "keep" if ruleset.default_keep else "drop"
-    print(f"podship: {args.file}: {len(ruleset.rules)} rules, default {default}", file=sys.stderr)
+    print(
+        f"podship: {args.file}: {len(ruleset.rules)} rules on {ruleset.schema} records, default {default}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def _test(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
+    model = MODELS[ruleset.schema]
     kept = total = 0
     for record in _records(args.events):
-        decision = ruleset.decide(record, 0.0)
+        view = model(record, "none")  # what the filter evaluates: the record in the file's model
+        decision = ruleset.decide(view, 0.0)
         total, kept = total + 1, kept + decision.keep
         tags = f" tags={','.join(sorted(decision.tags))}" if decision.tags else ""
         verdict = "keep" if decision.keep else "drop"
         print(f"{record.get('event_id', '?')}\t{verdict}\t{decision.rule or '(default)'}{tags}")
+        if args.show:
+            print(json.dumps(view, ensure_ascii=False, sort_keys=True))
     _summary(ruleset, total, kept)
     return 0
 
@@ -83,8 +95,11 @@ def _normalised(event: dict[str, Any]) -> dict[str, Any]:
 
 def _export(args: argparse.Namespace) -> int:
     document = yaml.safe_load(read_text(args.file))
-    load_rules(args.file, os.environ)  # the same errors as everywhere else before any output
+    schema = load_rules(args.file, os.environ).schema  # the same errors as everywhere else first
     entries, skipped = fluent_bit(document) if args.to == "fluent-bit" else vector(document)
+    print(f"# rules on {schema} records: for a collector fed by an output with schema: {schema}")
+    for warning in unknown_fields(document, schema):
+        print(f"# warning: {warning}; the {args.to} filter will never match it")
     body = {"pipeline": {"filters": entries}} if args.to == "fluent-bit" else entries[0]
     print(yaml.dump(body, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True), end="")
     if document.get("default") == "drop":

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.core import paths
+from podship.core.models import DEFAULT, MODELS
 from podship.core.records import ORIGINAL_KEY, number, original
 from podship.core.units import parse_duration
 from podship.errors import PodshipError
@@ -60,6 +61,7 @@ SCOPES = {  # scope key -> the record field it tests
     "log_source": ("msg_origin", "source"),
 }
 _TERMINAL = ("drop", "keep")
+_RECORD_EDITS = ("remove_fields", "keep_fields", "mask", "set", "rename")
 
 
 class RuleError(PodshipError, ValueError):
@@ -103,6 +105,7 @@ class RuleSet:
     default_keep: bool = True
     reads_original: bool = False  # a rule names the original event: parse it before the rules run
     stages: list[Rule | _Index] = field(default_factory=list)
+    schema: str = DEFAULT  # the record model whose field paths the rules name
 
     def __post_init__(self) -> None:
         self.stages = _stages(self.rules)
@@ -185,6 +188,7 @@ class Context:
     mask_key: bytes = b""
     line: int = 0
     rule: str = ""
+    schema: str = DEFAULT
 
     def error(self, problem: str) -> RuleError:
         return RuleError(problem, line=self.line, rule=self.rule)
@@ -194,18 +198,23 @@ def compile_rules(document: Any, mask_key: bytes = b"") -> RuleSet:
     """A RuleSet from a parsed rules file (mappings may carry `__line__` from the loader)."""
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RuleError("a rules file is a mapping with a 'rules' list")
-    unknown = set(document) - {"rules", "default", "mask_key", "__line__"}
+    unknown = set(document) - {"rules", "default", "mask_key", "schema", "__line__"}
     if unknown:
-        raise RuleError(f"unknown top-level key {sorted(unknown)[0]!r}; allowed: default, mask_key, rules")
-    default = document.get("default", "keep")
+        raise RuleError(
+            f"unknown top-level key {sorted(unknown)[0]!r}; allowed: default, mask_key, rules, schema"
+        )
+    default, schema = document.get("default", "keep"), document.get("schema", DEFAULT)
     if default not in _TERMINAL:
         raise RuleError(f"default must be keep or drop, got {default!r}")
-    rules = [_rule(entry, position, mask_key) for position, entry in enumerate(document["rules"], 1)]
+    if schema not in MODELS:
+        raise RuleError(f"schema must be one of {', '.join(MODELS)}, got {schema!r}")
+    rules = [_rule(entry, position, mask_key, schema) for position, entry in enumerate(document["rules"], 1)]
     names = [rule.name for rule in rules]
     for rule in rules:
         if names.count(rule.name) > 1:
             raise RuleError("rule names must be unique", line=rule.line, rule=rule.name)
-    return RuleSet(rules, default_keep=default == "keep", reads_original=_names_original(document["rules"]))
+    reads = _names_original(document["rules"])
+    return RuleSet(rules, default_keep=default == "keep", reads_original=reads, schema=schema)
 
 
 def _names_original(spec: Any) -> bool:
@@ -218,12 +227,14 @@ def _names_original(spec: Any) -> bool:
     return isinstance(spec, list) and any(_names_original(item) for item in spec)
 
 
-def _rule(entry: Any, position: int, mask_key: bytes) -> Rule:
+def _rule(entry: Any, position: int, mask_key: bytes, schema: str = DEFAULT) -> Rule:
     if not isinstance(entry, dict):
         raise RuleError(f"rule {position} must be a mapping")
-    context = Context(mask_key, entry.get("__line__", 0), str(entry.get("name") or f"#{position}"))
+    context = Context(mask_key, entry.get("__line__", 0), str(entry.get("name") or f"#{position}"), schema)
     if "name" not in entry:
         raise context.error("every rule needs a name")
+    if schema != DEFAULT:
+        _model_rule(entry, context)
     stellar = "conditions" in entry
     allowed = {"name", "__line__", "action", "description"} | (
         {"conditions", "tenant", "log_source"} if stellar else {"when", "scope"}
@@ -237,6 +248,23 @@ def _rule(entry: Any, position: int, mask_key: bytes) -> Rule:
     action, apply, tags = _action(entry.get("action"), context)
     index = None if stellar or "scope" in entry else _index_key(entry.get("when"))
     return Rule(context.rule, context.line, test, action, apply, index, tags)
+
+
+def _model_rule(entry: dict[str, Any], context: Context) -> None:
+    """A rule on another model's fields sees a rendering of the record, not the record the outputs
+    get: it can decide and tag, not edit; and scopes name syslog-index fields."""
+    scoped = sorted({"scope", "tenant", "log_source"} & set(entry))
+    if scoped:
+        raise context.error(
+            f"{scoped[0]} names syslog-index fields; in a schema: {context.schema} file write a condition"
+        )
+    action = entry.get("action")
+    edit = next((kind for kind in _RECORD_EDITS if isinstance(action, dict) and kind in action), None)
+    if edit:
+        raise context.error(
+            f"{edit} edits the syslog-index record; a schema: {context.schema} file "
+            "can drop, keep, tag, sample or rate_limit"
+        )
 
 
 def _scoped(entry: dict[str, Any], context: Context) -> Test:
@@ -580,8 +608,11 @@ def _sample(spec: Any, context: Context) -> Apply:
     if not isinstance(spec, int) or isinstance(spec, bool) or spec < 1:
         raise context.error(f"sample takes a whole number N >= 1 (keep 1 in N), got {spec!r}")
 
+    id_path = MODELS[context.schema].id_path
+
     def apply(record: Record, now: float) -> bool | None:
-        digest = hashlib.blake2b(str(record.get("event_id", "")).encode(), digest_size=8).digest()
+        event_id = [record.get(id_path[0], "")] if len(id_path) == 1 else paths.values(record, id_path)
+        digest = hashlib.blake2b(str(event_id[0] if event_id else "").encode(), digest_size=8).digest()
         return None if int.from_bytes(digest, "big") % spec == 0 else False
 
     return apply

@@ -1,0 +1,209 @@
+"""Syslog-index record -> the ECS document Elastic's `proofpoint_on_demand` integration produces.
+
+Field names and values follow the integration's ingest pipelines (data streams `message`, `mail`
+and `audit`, ECS 8.11.0), so that its dashboards and detection rules work on podship's records;
+`tests/test_models_ecs.py` compares the result with the integration's own expected documents.
+What the pipelines add at ingest from outside the event (GeoIP, `_id`, Fleet's `agent.*`) is left
+out; the README lists the differences.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from podship.core.models import ecs_message
+from podship.core.models.fields import event_and_text, section
+from podship.core.pod import iso_utc
+from podship.core.records import Record, as_list, compact, dig, original
+
+ECS_VERSION = "8.11.0"
+DATASETS = {"message": "message", "maillog": "mail", "audit": "audit"}
+OBSERVER = {"vendor": "Proofpoint", "product": "Proofpoint On Demand"}
+_AUDIT = {  # PoD audit action: (event.category, event.type), as the integration sets them
+    "login": (["authentication"], ["start"]),
+    "logout": (["authentication"], ["end"]),
+    "execute": (["configuration"], ["access", "info"]),
+    "read": (["configuration"], ["access", "info"]),
+    "create": (["configuration"], ["creation"]),
+    "edit": (["configuration"], ["change"]),
+    "delete": (["configuration"], ["deletion"]),
+    "download": (["configuration"], ["info"]),
+}
+
+
+def render(record: Record, keep_original: str) -> Record:
+    """The ECS document of one syslog-index record; `keep_original` is raw_data, unmapped or none."""
+    event, text = event_and_text(record) if keep_original == "raw_data" else (original(record), "")
+    kind = str(record.get("event_type"))
+    dataset = DATASETS.get(kind, kind)
+    fields = (
+        _audit(event) if kind == "audit" else _mail(event) if kind == "maillog" else ecs_message.fields(event)
+    )
+    envelope = _envelope(record, dataset)
+    document = envelope | fields
+    for key in ("event", "labels"):  # both sides write these: merge, do not replace
+        document[key] = envelope[key] | fields.get(key, {})
+    _keep(document, event, dataset, keep_original, text)
+    return compact(document)  # type: ignore[no-any-return]  # ours: built just now
+
+
+def _envelope(record: Record, dataset: str) -> Record:
+    return {
+        "@timestamp": iso_utc(_millis(original(record).get("ts"), record)),
+        "ecs": {"version": ECS_VERSION},
+        "event": {
+            "kind": "event",
+            "id": record.get("event_id"),
+            "dataset": f"proofpoint_on_demand.{dataset}",
+        },
+        "data_stream": {"type": "logs", "dataset": f"proofpoint_on_demand.{dataset}"},
+        "organization": {"name": record.get("tenant_name")},
+        "labels": {"connector": record.get("connector")},
+    }
+
+
+def _millis(ts: Any, record: Record) -> int:
+    """The event time truncated to the millisecond, as Elasticsearch's date processor keeps it (the
+    record's `timestamp` is rounded); the record's time where `ts` does not parse."""
+    try:
+        moment = datetime.fromisoformat(str(ts).strip())
+    except ValueError:
+        return int(record.get("timestamp", 0))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def _keep(document: Record, event: dict[str, Any], dataset: str, place: str, text: str) -> None:
+    """The original event: as JSON text in event.original, or under proofpoint_on_demand.<dataset>
+    with snake_case keys (close to, not exactly, the integration's custom fields)."""
+    if place == "raw_data":
+        document["event"]["original"] = text
+    elif place == "unmapped":
+        document["proofpoint_on_demand"] = {dataset: snake_keys(event)}
+
+
+def snake_keys(value: Any) -> Any:
+    """`msgSizeBytes` -> `msg_size_bytes`, `message-id` -> `message_id`, recursively; a new value."""
+    if isinstance(value, dict):
+        return {_snake(str(key)): snake_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [snake_keys(item) for item in value]
+    return value
+
+
+def _snake(key: str) -> str:
+    out = [f"_{char.lower()}" if char.isupper() and index else char.lower() for index, char in enumerate(key)]
+    return "".join(out).replace("-", "_")
+
+
+class Related:
+    """related.* lists, in insertion order, without duplicates (the pipelines' allow_duplicates: false)."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, list[Any]] = {}
+
+    def add(self, name: str, values: Iterable[Any]) -> None:
+        bucket = self.fields.setdefault(name, [])
+        bucket.extend(v for v in values if isinstance(v, str) and v.strip() and v not in bucket)
+
+    def host_or_ip(self, value: Any) -> None:
+        self.add("ip" if is_ip(value) else "hosts", [value])
+
+
+def is_ip(value: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def tls(cipher: Any, version: Any) -> dict[str, Any]:
+    """`TLSv1.2` -> version_protocol `tls`, version `1.2`; `NONE` means no TLS."""
+    protocol, _, number = str(version or "").partition("v")
+    found = {"cipher": cipher if cipher != "NONE" else None}
+    if number and protocol:
+        found |= {"version_protocol": protocol.lower(), "version": number}
+    return found
+
+
+def observer(event: dict[str, Any], related: Related) -> dict[str, Any]:
+    """metadata.origin.data, overridden by pps where both are present (as the pipeline does)."""
+    origin, pps = dig(event, "metadata", "origin", "data"), dig(event, "pps")
+    related.add("hosts", [dig(origin, "agent"), dig(pps, "agent")])
+
+    def pick(name: str) -> Any:
+        return dig(pps, name) or dig(origin, name)
+
+    return OBSERVER | {
+        "type": "mail-gateway",
+        "hostname": pick("agent"),
+        "name": pick("cid"),
+        "version": None if pick("version") is None else str(pick("version")),
+    }
+
+
+def _mail(event: dict[str, Any]) -> dict[str, Any]:
+    sm = section(event, "sm")
+    related = Related()
+    found = {
+        "event": {"category": ["email"], "type": ["info"]},
+        "message": event.get("data"),
+        "observer": observer(event, related),
+        "email": {
+            "to": {"address": as_list(sm.get("to"))},
+            "from": {"address": as_list(sm.get("from"))},
+            "x_mailer": sm.get("mailer"),
+            "message_id": sm.get("msgid"),
+        },
+        "network": {"protocol": str(sm["proto"]).lower() if sm.get("proto") else None},
+        "tls": tls(dig(event, "tls", "cipher"), dig(event, "tls", "version")),
+    }
+    related.add("user", as_list(sm.get("to")) + as_list(sm.get("from")))
+    return found | {"related": related.fields}
+
+
+def _audit(event: dict[str, Any]) -> dict[str, Any]:
+    audit = section(event, "audit")
+    action = str(audit.get("action") or "").lower()
+    category, kinds = _AUDIT.get(action, (None, None))
+    agent, related = dig(event, "metadata", "origin", "data", "agent"), Related()
+    related.add("ip" if is_ip(agent) else "hosts", [agent])
+    related.add("ip", [dig(audit, "service", "ipAddress"), dig(audit, "user", "ipAddress")])
+    related.add("user", [dig(audit, "user", "email"), dig(audit, "user", "id")])
+    version = dig(event, "metadata", "origin", "data", "version")
+    return {
+        "event": {"action": action or None, "category": category, "type": kinds},
+        "observer": OBSERVER
+        | {
+            "ip": [agent] if is_ip(agent) else None,
+            "hostname": None if is_ip(agent) else agent,
+            "name": dig(event, "metadata", "origin", "data", "cid"),
+            "version": None if version is None else str(version),
+        },
+        "log": {"level": audit.get("level")},
+        "service": {"id": dig(audit, "service", "id")},
+        "labels": _labels(audit),
+        "source": _audit_source(audit),
+        "related": related.fields,
+    }
+
+
+def _audit_source(audit: dict[str, Any]) -> dict[str, Any]:
+    ip = dig(audit, "user", "ipAddress")
+    return {
+        "ip": ip if is_ip(ip) else None,
+        "user": {
+            "email": dig(audit, "user", "email"),
+            "id": dig(audit, "user", "id"),
+            "roles": as_list(dig(audit, "user", "rolesAssigned")),
+        },
+    }
+
+
+def _labels(audit: dict[str, Any]) -> dict[str, Any]:
+    tags = [tag for tag in as_list(audit.get("tags")) if isinstance(tag, dict) and tag.get("name")]
+    return {str(tag["name"]): str(tag["value"]) for tag in tags if tag.get("value") not in (None, "")}
