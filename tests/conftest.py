@@ -39,7 +39,7 @@ def write_pipeline(path, inputs, *, service=None, outputs=None, filters=None):
 @pytest.fixture
 async def simulator():
     """A factory of simulators on loopback, all stopped at the end of the test."""
-    from podship.simulator import SimOptions, Simulator
+    from podship.devtools.simulator import SimOptions, Simulator
 
     started = []
 

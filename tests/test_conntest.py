@@ -6,8 +6,8 @@ import sys
 
 import trustme
 
-from podship.simgen import Timeline
-from podship.simulator import Faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults
 from tests.conftest import write_pipeline
 from tests.pipes import connector
 from tests.proxy import ConnectProxy

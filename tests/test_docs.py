@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from podship import config, options, plugins
+from podship.runtime import config, options, registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_readme_option_tables_match_the_plugins():
     readme = (ROOT / "README.md").read_text()
     section = readme.split("<!-- options:begin -->\n", 1)[1].split("\n<!-- options:end -->", 1)[0]
-    generated = "\n\n".join(options.markdown_table(table) for table in plugins.all_tables())
+    generated = "\n\n".join(options.markdown_table(table) for table in registry.all_tables())
     assert section == generated, "run `podship options --markdown` and paste it into the README"
 
 

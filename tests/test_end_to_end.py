@@ -14,8 +14,8 @@ import signal
 import time
 
 from podship.core.pod import HOUR_MS, floor_hour
-from podship.simgen import Timeline
-from podship.simulator import Faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults
 from tests.conftest import write_pipeline
 from tests.pipes import connector, run_podship
 from tests.reliability.common import FileLedger

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podship.cli import main
+from podship.cli.main import main
 from podship.core.rules import compile_rules
 from podship.core.rules_export import fluent_bit, vector
-from podship.filter_rules import LogFilter
-from podship.out_stdout import StdoutOutput
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
+from podship.filters.log_filter import LogFilter
+from podship.outputs.stdout import StdoutOutput
 from tests.conftest import write_pipeline
 from tests.pipes import build, connector, records, run_podship, run_until
 from tests.test_rules import record

@@ -9,9 +9,9 @@ from fluent import sender
 
 from podship.core import encode_forward as fwd
 from podship.core.pod import HOUR_MS
-from podship.out_forward import OPTIONS as FORWARD_OPTIONS
-from podship.out_forward import ForwardOutput
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
+from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
+from podship.outputs.forward import ForwardOutput
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
 from tests.pipes import build, connector, run_for, run_until
 from tests.test_rules import record
@@ -115,7 +115,7 @@ async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(
 
 
 async def test_the_shared_key_handshake(simulator, tmp_path):
-    from podship.options import Secret
+    from podship.runtime.options import Secret
 
     peer = await ForwardPeer(shared_key="s3cret").start()
     code, _, _ = await forward_run(
@@ -128,7 +128,7 @@ async def test_the_shared_key_handshake(simulator, tmp_path):
 
 
 async def test_a_wrong_key_delivers_nothing_and_holds_the_pipeline(simulator, tmp_path):
-    from podship.options import Secret
+    from podship.runtime.options import Secret
 
     peer = await ForwardPeer(shared_key="s3cret").start()
     code, pipeline, _ = await forward_run(
@@ -200,7 +200,7 @@ async def test_tls_with_a_verified_receiver_and_the_shared_key(simulator, tmp_pa
 
     import trustme
 
-    from podship.options import Secret
+    from podship.runtime.options import Secret
 
     authority = trustme.CA()
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -308,7 +308,7 @@ def test_fluent_bits_helo_holds_str_of_random_bytes_and_fluentd_bin():
 )
 async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_path, caplog, name, options):
     """The recorded answers to the PINGs that were sent with these options (and the wrong key)."""
-    from podship.options import Secret
+    from podship.runtime.options import Secret
 
     server = await ReplayServer(name).start()
     values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}

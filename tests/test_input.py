@@ -3,8 +3,8 @@
 import json
 
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
-from podship.simulator import Faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults
 from tests.pipes import build, connector, records, run_for, run_until
 from tests.proxy import ConnectProxy
 

@@ -11,7 +11,7 @@ import socket
 import time
 
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 from tests.conftest import write_pipeline
 from tests.pipes import connector, run_podship
 

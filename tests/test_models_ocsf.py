@@ -7,7 +7,7 @@ import json
 import pytest
 
 from podship.core.models import MODELS, render_all
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 from tests.models_support import fixture_events, ocsf_errors, record_of
 
 ocsf = MODELS["ocsf"]

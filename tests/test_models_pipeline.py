@@ -12,7 +12,7 @@ import time
 import pytest
 
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 from tests.conftest import write_pipeline
 from tests.forward_peer import ForwardPeer
 from tests.models_support import ocsf_errors

@@ -14,7 +14,7 @@ import sys
 from collections import Counter
 
 from podship.core.pod import HOUR_MS, floor_hour
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 from tests.conftest import write_pipeline
 from tests.pipes import connector
 

@@ -11,13 +11,13 @@ import msgpack
 import pytest
 from fluent import sender
 
-from podship import config
 from podship.core import encode_forward as fwd
 from podship.core.encode_json import dumps
-from podship.out_forward import OPTIONS as FORWARD_OPTIONS
-from podship.out_forward import ForwardOutput
-from podship.out_stdout import StdoutOutput
-from podship.pipeline import Pipeline
+from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
+from podship.outputs.forward import ForwardOutput
+from podship.outputs.stdout import StdoutOutput
+from podship.runtime import config
+from podship.runtime.pipeline import Pipeline
 from tests.forward_peer import ForwardPeer, transcript
 from tests.test_rules import record
 
@@ -217,7 +217,7 @@ async def test_a_recorded_fluentd_stream_replayed_into_the_relay_gets_fluentds_o
 
 
 async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
-    from podship.options import Secret
+    from podship.runtime.options import Secret
 
     inputs = {"shared_key": "relay-key", "self_hostname": "relay.test"}
     inputs |= {"username": "podship-user", "password": "pw"}

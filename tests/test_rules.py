@@ -8,7 +8,7 @@ import yaml
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleError, compile_rules
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 LINE = Timeline(seed=3)
 

@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 
-from podship.cli import main
+from podship.cli.main import main
 from podship.core.models import MODELS
 from podship.core.rules import RuleError, compile_rules
-from podship.filter_rules import LogFilter
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
+from podship.filters.log_filter import LogFilter
 from tests.models_support import fixture_events, record_of
 
 OCSF_RULES = """\

@@ -232,10 +232,10 @@ def test_the_exec_wiring_never_splits_a_record(tmp_path):
     buf_size = int(section["buf_size"].removesuffix("MB")) * 1024 * 1024
     script = (
         "import asyncio, sys\n"
-        "from podship.simgen import Timeline\n"
-        "from podship.simulator import SimOptions, Simulator\n"
-        "from podship import config\n"
-        "from podship.pipeline import Pipeline\n"
+        "from podship.devtools.simgen import Timeline\n"
+        "from podship.devtools.simulator import SimOptions, Simulator\n"
+        "from podship.runtime import config\n"
+        "from podship.runtime.pipeline import Pipeline\n"
         "async def main():\n"
         "    line = Timeline(rates={'message': 30.0, 'maillog': 1.0, 'audit': 1.0}, big_every=5)\n"
         "    async with Simulator(SimOptions(timeline=line)) as sim:\n"

@@ -10,8 +10,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 from podship.core.pod import HOUR_MS, format_ts
-from podship.simgen import Timeline
-from podship.simulator import Faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults
 
 AUTH = {"Authorization": "Bearer sim-token"}
 LINE = Timeline(rates={"message": 5.0, "maillog": 20.0, "audit": 1.0})

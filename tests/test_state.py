@@ -1,7 +1,7 @@
 """The files of one connector: the id journal and its compaction, on a real directory."""
 
 from podship.core.coverage import Coverage, Timing
-from podship.state import Store
+from podship.runtime.state import Store
 
 H = 3_600_000
 T0 = 480_000 * H

@@ -4,10 +4,10 @@ import asyncio
 import json
 import logging
 
-from podship import metrics, status
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
+from podship.runtime import metrics, status
 from tests.pipes import build, connector, run_podship
 
 LINE = Timeline(rates={"message": 2.0, "maillog": 4.0, "audit": 0.1})

@@ -10,7 +10,7 @@ import pytest
 from podship.core import encode_syslog as syslog
 from podship.core import records as model
 from podship.core.encode_json import dumps
-from podship.out_syslog import OPTIONS, SyslogOutput
+from podship.outputs.syslog import OPTIONS, SyslogOutput
 from tests.rsyslog import Rsyslog
 from tests.test_rules import record
 

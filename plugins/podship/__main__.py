@@ -1,5 +1,5 @@
 """`python -m podship` is the same as the `podship` console script."""
 
-from podship.cli import main
+from podship.cli.main import main
 
 raise SystemExit(main())

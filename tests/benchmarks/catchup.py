@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
-from podship.simulator import SimOptions, Simulator, real_world_faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import SimOptions, Simulator, real_world_faults
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.conftest import write_pipeline

@@ -38,7 +38,7 @@ import yaml
 from websockets.asyncio.client import connect
 
 from podship.core.pod import HOUR_MS, stream_url
-from podship.simgen import DEFAULT_RATES, Timeline
+from podship.devtools.simgen import DEFAULT_RATES, Timeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.benchmarks.rules import mixed

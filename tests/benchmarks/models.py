@@ -22,7 +22,7 @@ from podship.core.encode_json import dumps, loads
 from podship.core.models import MODELS
 from podship.core.pod import event_identity
 from podship.core.records import normalise
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 MIX = ("message", "maillog", "maillog", "message", "maillog", "maillog", "audit")  # about the PoD ratio
 

@@ -13,7 +13,7 @@ import time
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleSet, compile_rules
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 
 def sample_records(count: int = 3000) -> list[dict[str, object]]:

@@ -38,7 +38,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
 from podship.core.pod import HOUR_MS, TYPES, ceil_hour, floor_hour, parse_ts
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 TOKEN = "bench-token"
 CLUSTER = "acme_hosted"

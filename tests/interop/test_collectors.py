@@ -20,9 +20,9 @@ import pytest
 import trustme
 import yaml
 
-from podship import config
-from podship.options import Secret
-from podship.out_forward import ForwardOutput
+from podship.outputs.forward import ForwardOutput
+from podship.runtime import config
+from podship.runtime.options import Secret
 from tests.interop.collectors import (
     CONFIGS,
     FLUENT_BIT,

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from podship.core.pod import HOUR_MS
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 from tests.conftest import write_pipeline
 from tests.pipes import connector, run_podship
 

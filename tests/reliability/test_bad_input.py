@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from podship.core.encode_json import dumps
 from podship.core.pod import decode_frame, event_identity
 from podship.core.records import ORIGINALS, normalise
-from podship.in_proofpoint import OPTIONS, ProofpointInput
-from podship.plugins import all_tables
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
+from podship.inputs.proofpoint import OPTIONS, ProofpointInput
+from podship.runtime.registry import all_tables
 from tests.conftest import write_pipeline
 
 LINE = Timeline(seed=3)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from podship.core.pod import HOUR_MS, floor_hour
-from podship.simgen import Timeline
-from podship.simulator import Faults, real_world_faults
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults, real_world_faults
 from tests.reliability.common import (
     ARCHIVE_DELAY,
     KEY,

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from podship.core.coverage import Timing
 from podship.core.pod import HOUR_MS
-from podship.state import Store
+from podship.runtime.state import Store
 
 REORDER = 300_000
 TIMING = Timing(reorder_ms=REORDER)

@@ -14,10 +14,10 @@ from typing import Any
 
 from websockets.exceptions import ConnectionClosedOK
 
-from podship.config import PipelineConfig
 from podship.core.pod import HOUR_MS, floor_hour, stream_url
 from podship.errors import HandshakeError, PodshipError
-from podship.in_proofpoint import ProofpointInput
+from podship.inputs.proofpoint import ProofpointInput
+from podship.runtime.config import PipelineConfig
 
 _HINTS = {
     "CERTIFICATE_VERIFY_FAILED": "Is tls_ca_file right, or is a TLS-intercepting proxy in the way?",

@@ -29,7 +29,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from podship.core.pod import HOUR_MS, TYPES, canonical_type, ceil_hour, floor_hour, parse_ts
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 log = logging.getLogger("podship.simulator")
 _BAD_FRAMES: tuple[str | bytes, ...] = ("", '{"guid": "broken', "[1, 2, 3]", b"\xff\xfe not utf-8", "\n")

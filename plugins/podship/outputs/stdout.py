@@ -15,8 +15,8 @@ from typing import Any, BinaryIO
 from podship.core.encode_json import ndjson_batch
 from podship.core.models import render_all
 from podship.errors import OutputError
-from podship.model_options import MODEL_OPTIONS
-from podship.options import Option, OptionTable
+from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.options import Option, OptionTable
 
 OPTIONS = OptionTable(
     plugin="stdout",

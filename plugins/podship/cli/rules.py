@@ -11,15 +11,15 @@ from typing import Any
 
 import yaml
 
-from podship.config import read_text
 from podship.core.models import MODELS
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleSet
 from podship.core.rules_export import fluent_bit, vector
 from podship.errors import ConfigError
-from podship.filter_rules import load_rules
-from podship.rules_fields import unknown_fields
+from podship.filters.fields import unknown_fields
+from podship.filters.log_filter import load_rules
+from podship.runtime.config import read_text
 
 
 def add_parser(commands: Any) -> None:

@@ -8,8 +8,8 @@ import os
 import socket
 from pathlib import Path
 
-from podship.config import PATH_OPTIONS, PipelineConfig, PluginConfig, listen_address
 from podship.errors import ConfigError
+from podship.runtime.config import PATH_OPTIONS, PipelineConfig, PluginConfig, listen_address
 
 FILE_OPTIONS = tuple(name for name in PATH_OPTIONS if name != "state_dir")
 

@@ -10,10 +10,10 @@ import logging
 import time
 from typing import Any
 
-from podship import metrics
-from podship.config import listen_address
 from podship.core.pod import iso_utc
 from podship.errors import ConfigError
+from podship.runtime import metrics
+from podship.runtime.config import listen_address
 
 log = logging.getLogger("podship.status")
 _COUNTERS = (

@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from types import ModuleType
 
-from podship import filter_rules, in_forward, in_proofpoint, out_forward, out_stdout, out_syslog
-from podship.config import SERVICE, PipelineConfig
 from podship.errors import ConfigError
-from podship.options import OptionTable
+from podship.filters import log_filter as filter_rules
+from podship.inputs import forward as in_forward
+from podship.inputs import proofpoint as in_proofpoint
+from podship.outputs import forward as out_forward
+from podship.outputs import stdout as out_stdout
+from podship.outputs import syslog as out_syslog
+from podship.runtime.config import SERVICE, PipelineConfig
+from podship.runtime.options import OptionTable
 
 REGISTRY: dict[str, dict[str, ModuleType]] = {
     "inputs": {"proofpoint_pod": in_proofpoint, "forward": in_forward},

@@ -13,11 +13,11 @@ from typing import Any
 
 import yaml
 
-from podship.config import expand, read_text
 from podship.core.models import DEFAULT, MODELS
 from podship.core.rules import Decision, RuleError, RuleSet, compile_rules
 from podship.errors import ConfigError
-from podship.options import Option, OptionTable
+from podship.runtime.config import expand, read_text
+from podship.runtime.options import Option, OptionTable
 
 OPTIONS = OptionTable(
     plugin="log_filter",

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from podship.errors import ConfigError
-from podship.options import Option, OptionTable, Secret
+from podship.runtime.options import Option, OptionTable, Secret
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -184,7 +184,7 @@ def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> Pipeli
         raise ConfigError(
             "the pipeline needs at least one input and one output", file=path, plugin="pipeline"
         )
-    from podship.plugins import check_pipeline
+    from podship.runtime.registry import check_pipeline
 
     check_pipeline(config)
     return config
@@ -233,7 +233,7 @@ def _only(mapping: dict[str, Any], allowed: tuple[str, ...], path: str, plugin: 
 
 
 def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str, str]) -> list[PluginConfig]:
-    from podship.plugins import table_for
+    from podship.runtime.registry import table_for
 
     entries = pipeline.get(section) or []
     if not isinstance(entries, list):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from podship.core.pod import DEFAULT_URL, canonical_type
 from podship.core.records import ORIGINALS
 from podship.errors import ConfigError
-from podship.options import Option, OptionTable, Secret
+from podship.runtime.options import Option, OptionTable, Secret
 
 DAY = 86400.0
 OPTIONS = OptionTable(

@@ -17,17 +17,17 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any, Protocol
 
-from podship import status
-from podship.config import PipelineConfig, PluginConfig
 from podship.core.retry import Backoff
 from podship.errors import OutputError
-from podship.filter_rules import LogFilter
-from podship.in_forward import ForwardInput
-from podship.in_proofpoint import ProofpointInput
-from podship.out_forward import ForwardOutput
-from podship.out_stdout import StdoutOutput
-from podship.out_syslog import SyslogOutput
-from podship.source import Item, Source
+from podship.filters.log_filter import LogFilter
+from podship.inputs.forward import ForwardInput
+from podship.inputs.proofpoint import ProofpointInput
+from podship.outputs.forward import ForwardOutput
+from podship.outputs.stdout import StdoutOutput
+from podship.outputs.syslog import SyslogOutput
+from podship.runtime import status
+from podship.runtime.config import PipelineConfig, PluginConfig
+from podship.runtime.source import Item, Source
 
 log = logging.getLogger("podship.pipeline")
 

@@ -28,11 +28,11 @@ from podship.core.encode_json import dumps
 from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import PodshipError, StreamError
-from podship.model_options import MODEL_OPTIONS
-from podship.netio import mapped
-from podship.options import Option, OptionTable
-from podship.state import Store
-from podship.tls import client_context
+from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.netio import mapped
+from podship.runtime.options import Option, OptionTable
+from podship.runtime.state import Store
+from podship.runtime.tls import client_context
 
 OPTIONS = OptionTable(
     plugin="forward",

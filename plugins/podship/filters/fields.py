@@ -18,7 +18,7 @@ from typing import Any
 from podship.core.models import DEFAULT, MODELS
 from podship.core.pod import TYPES, event_identity
 from podship.core.records import normalise
-from podship.simgen import Timeline
+from podship.devtools.simgen import Timeline
 
 
 @functools.cache

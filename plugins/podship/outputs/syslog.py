@@ -21,10 +21,10 @@ from podship.core import encode_syslog as syslog
 from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import StreamError
-from podship.model_options import MODEL_OPTIONS
-from podship.netio import mapped
-from podship.options import Option, OptionTable
-from podship.tls import client_context
+from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.netio import mapped
+from podship.runtime.options import Option, OptionTable
+from podship.runtime.tls import client_context
 
 OPTIONS = OptionTable(
     plugin="syslog",

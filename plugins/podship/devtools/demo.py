@@ -14,12 +14,12 @@ import tempfile
 import time
 from typing import Any, TextIO
 
-from podship import config, logsetup
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import SimOptions, Simulator
 from podship.errors import OutputError
-from podship.out_stdout import StdoutOutput
-from podship.pipeline import Output, Pipeline
-from podship.simgen import Timeline
-from podship.simulator import SimOptions, Simulator
+from podship.outputs.stdout import StdoutOutput
+from podship.runtime import config, logsetup
+from podship.runtime.pipeline import Output, Pipeline
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
 SHOWN = 3  # records pretty-printed on a terminal

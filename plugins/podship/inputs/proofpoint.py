@@ -29,11 +29,11 @@ from podship.core.coverage import Archive, Coverage, Timing
 from podship.core.pod import iso_utc, stream_url
 from podship.core.units import render_duration
 from podship.errors import PodshipError, StreamError
-from podship.netio import mapped
-from podship.pod_options import OPTIONS, check
-from podship.source import Item
-from podship.state import Store
-from podship.tls import client_context
+from podship.inputs.proofpoint_options import OPTIONS, check
+from podship.runtime.netio import mapped
+from podship.runtime.source import Item
+from podship.runtime.state import Store
+from podship.runtime.tls import client_context
 
 __all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
 ARCHIVE_QUIET_SECS = 30.0  # an early archive window silent this long has sent what the archive holds

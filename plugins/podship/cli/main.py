@@ -20,24 +20,17 @@ from typing import Any
 
 import yaml
 
-from podship import (
-    __version__,
-    config,
-    conntest,
-    demo,
-    logsetup,
-    options,
-    plugins,
-    preflight,
-    rules_cli,
-    status,
-)
+from podship import __version__
+from podship.cli import conntest
+from podship.cli import rules as rules_cli
 from podship.core.pod import HOUR_MS
+from podship.devtools import demo
+from podship.devtools.simgen import Timeline
+from podship.devtools.simulator import Faults, SimOptions, Simulator, real_world_faults
 from podship.errors import ConfigError
-from podship.in_proofpoint import ProofpointInput
-from podship.pipeline import Pipeline
-from podship.simgen import Timeline
-from podship.simulator import Faults, SimOptions, Simulator, real_world_faults
+from podship.inputs.proofpoint import ProofpointInput
+from podship.runtime import config, logsetup, options, preflight, registry, status
+from podship.runtime.pipeline import Pipeline
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -231,7 +224,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _options(args: argparse.Namespace) -> int:
-    tables = [t for t in plugins.all_tables() if args.plugin in (None, t.plugin)]
+    tables = [t for t in registry.all_tables() if args.plugin in (None, t.plugin)]
     if not tables:
         raise ConfigError(f"no plugin named {args.plugin!r}", plugin=args.plugin)
     for table in tables:

@@ -27,9 +27,9 @@ import msgpack
 
 from podship.core import encode_forward as fwd
 from podship.errors import ConfigError, PodshipError
-from podship.in_proofpoint import Stats
-from podship.options import Option, OptionTable
-from podship.source import Item
+from podship.inputs.proofpoint import Stats
+from podship.runtime.options import Option, OptionTable
+from podship.runtime.source import Item
 
 OPTIONS = OptionTable(
     plugin="forward",

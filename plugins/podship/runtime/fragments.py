@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from podship.core.models import DEFAULT, MODELS, ORIGINAL_PLACES
-from podship.options import Option
+from podship.runtime.options import Option
 
 MODEL_OPTIONS = (
     Option(

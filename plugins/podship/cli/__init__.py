@@ -1,0 +1,5 @@
+"""The `podship` command."""
+
+from podship.cli.main import main
+
+__all__ = ["main"]

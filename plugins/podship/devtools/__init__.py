@@ -1,0 +1,1 @@
+"""Developer tools: the PoD simulator, its event generator, the demo."""

@@ -1,0 +1,1 @@
+"""Filters: the log-filter rules stage."""

@@ -1,0 +1,1 @@
+"""Inputs: where records come from (the PoD Log API, a Forward peer)."""

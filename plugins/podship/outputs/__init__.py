@@ -1,0 +1,1 @@
+"""Outputs: where records go (stdout lines, Fluent Forward, syslog)."""

@@ -1,0 +1,1 @@
+"""The runtime: configuration and options, the pipeline, state, status and metrics."""
