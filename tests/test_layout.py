@@ -49,3 +49,30 @@ def test_every_exception_podship_defines_is_under_the_one_root():
         ]
     assert len(defined) >= 8
     assert [item.__qualname__ for item in defined if not issubclass(item, PodshipError)] == []
+
+
+def test_no_import_hides_inside_a_function():
+    """Function-local imports hid an import circle (config -> plugins -> filter -> config)."""
+    hidden = []
+    for path in sorted((CORE.parent).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                for inner in ast.walk(node):
+                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("podship"):
+                        hidden.append(f"{path.relative_to(CORE.parent)}:{inner.lineno}")
+    assert hidden == []
+
+
+def test_an_unknown_plugin_is_a_mistake_of_the_file(tmp_path):
+    from podship.errors import ConfigError
+    from podship.runtime import config
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "pipeline:\n  inputs: [{name: proofpoint_pod, cluster_id: c}]\n  outputs: [{name: stdot}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config.load(str(path), {})
+    assert str(caught.value) == (
+        f"{path}: plugin 'stdot': unknown plugin 'stdot' in outputs; available: stdout, forward, syslog"
+    )

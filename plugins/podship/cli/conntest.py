@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosedOK
 from podship.core.pod import HOUR_MS, floor_hour, stream_url
 from podship.errors import HandshakeError, PodshipError
 from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime.config import PipelineConfig
+from podship.runtime.settings import PipelineConfig
 
 _HINTS = {
     "CERTIFICATE_VERIFY_FAILED": "Is tls_ca_file right, or is a TLS-intercepting proxy in the way?",

@@ -29,7 +29,7 @@ from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults, SimOptions, Simulator, real_world_faults
 from podship.errors import ConfigError
 from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime import config, logsetup, options, preflight, registry, status
+from podship.runtime import config, logsetup, options, preflight, registry, settings, status
 from podship.runtime.pipeline import Pipeline
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     return _start(pipeline_config, once=args.once)
 
 
-def _verified(path: str) -> config.PipelineConfig:
+def _verified(path: str) -> settings.PipelineConfig:
     """The pipeline file, checked as `podship check` does, with logging set up as it says."""
     pipeline_config = config.load(path)
     preflight.verify(pipeline_config)
@@ -141,7 +141,7 @@ def _verified(path: str) -> config.PipelineConfig:
     return pipeline_config
 
 
-def _start(pipeline_config: config.PipelineConfig, *, once: bool = False) -> int:
+def _start(pipeline_config: settings.PipelineConfig, *, once: bool = False) -> int:
     """Run; a start-up failure (state directory, an address in use) is one line naming the file."""
     try:
         pipeline = Pipeline(pipeline_config)

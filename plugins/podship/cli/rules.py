@@ -19,7 +19,7 @@ from podship.core.rules_export import fluent_bit, vector
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
 from podship.filters.log_filter import load_rules
-from podship.runtime.config import read_text
+from podship.runtime.text import read_text
 
 
 def add_parser(commands: Any) -> None:

@@ -16,8 +16,9 @@ import yaml
 from podship.core.models import DEFAULT, MODELS
 from podship.core.rules import Decision, RuleError, RuleSet, compile_rules
 from podship.errors import ConfigError
-from podship.runtime.config import expand, read_text
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.plugin import Plugin
+from podship.runtime.text import expand, read_text
 
 OPTIONS = OptionTable(
     plugin="log_filter",
@@ -95,3 +96,6 @@ class LogFilter:
 
     def counters(self) -> dict[str, dict[str, int]]:
         return {rule.name: {"matched": rule.matched, "dropped": rule.dropped} for rule in self.rules.rules}
+
+
+PLUGIN = Plugin("log_filter", "filters", OPTIONS, lambda site, values: LogFilter(values, site.env), check)

@@ -29,6 +29,7 @@ from podship.core import encode_forward as fwd
 from podship.errors import ConfigError, PodshipError
 from podship.inputs.proofpoint import Stats
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 
 OPTIONS = OptionTable(
@@ -200,3 +201,6 @@ async def _messages(reader: asyncio.StreamReader, replies: fwd.Replies) -> Async
     while data := await reader.read(1 << 16):
         for message in replies.feed(data):
             yield message
+
+
+PLUGIN = Plugin("forward", "inputs", OPTIONS, lambda site, values: ForwardInput(values, site.emit), check)

@@ -31,6 +31,7 @@ from podship.core.units import render_duration
 from podship.errors import PodshipError, StreamError
 from podship.inputs.proofpoint_options import OPTIONS, check
 from podship.runtime.netio import mapped
+from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 from podship.runtime.state import Store
 from podship.runtime.tls import client_context
@@ -325,3 +326,12 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     """`[#########...............] ` for people watching a terminal; logs off a terminal get none."""
     filled = width * done // max(total, 1)
     return f"[{'#' * filled}{'.' * (width - filled)}] "
+
+
+PLUGIN = Plugin(
+    "proofpoint_pod",
+    "inputs",
+    OPTIONS,
+    lambda site, values: ProofpointInput(values, site.state_dir, site.emit, site.dead_letter_max_bytes),
+    check,
+)

@@ -27,10 +27,11 @@ from podship.core import records
 from podship.core.encode_json import dumps
 from podship.core.models import renderer
 from podship.core.retry import Backoff
-from podship.errors import PodshipError, StreamError
+from podship.errors import ConfigError, PodshipError, StreamError
 from podship.runtime.fragments import MODEL_OPTIONS
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.plugin import Plugin
 from podship.runtime.state import Store
 from podship.runtime.tls import client_context
 
@@ -277,8 +278,6 @@ def _target(spec: str) -> tuple[str, int]:
 
 def check(values: dict[str, Any], path: str) -> None:
     """`servers` entries are `host:port`."""
-    from podship.errors import ConfigError
-
     for spec in values["servers"]:
         host, _, port = spec.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
@@ -312,3 +311,8 @@ def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
         trimmed.pop("proofpoint_on_demand", None)
         trimmed["trimmed_fields"] = ["proofpoint_on_demand"]
     return trimmed
+
+
+PLUGIN = Plugin(
+    "forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values, site.state_dir), check
+)

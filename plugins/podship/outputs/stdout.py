@@ -17,6 +17,7 @@ from podship.core.models import render_all
 from podship.errors import OutputError
 from podship.runtime.fragments import MODEL_OPTIONS
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.plugin import Plugin
 
 OPTIONS = OptionTable(
     plugin="stdout",
@@ -64,3 +65,6 @@ class StdoutOutput:
 
     async def close(self) -> None:
         return None
+
+
+PLUGIN = Plugin("stdout", "outputs", OPTIONS, lambda site, values: StdoutOutput(values))

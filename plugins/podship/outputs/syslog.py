@@ -24,6 +24,7 @@ from podship.errors import StreamError
 from podship.runtime.fragments import MODEL_OPTIONS
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.plugin import Plugin
 from podship.runtime.tls import client_context
 
 OPTIONS = OptionTable(
@@ -171,3 +172,6 @@ class SyslogOutput:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+
+
+PLUGIN = Plugin("syslog", "outputs", OPTIONS, lambda site, values: SyslogOutput(values, site.state_dir))

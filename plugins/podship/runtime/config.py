@@ -15,143 +15,16 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from podship.errors import ConfigError
-from podship.runtime.options import Option, OptionTable, Secret
-
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-SERVICE = OptionTable(
-    plugin="service",
-    kind="service",
-    summary="Process-wide settings: where state lives, logging, batching and shutdown.",
-    options=(
-        Option(
-            "state_dir",
-            "str",
-            "./state",
-            "Checkpoints, id journals and dead letters, one folder per connector.",
-        ),
-        Option(
-            "log_level",
-            "str",
-            "info",
-            "Logging threshold (logs go to stderr only).",
-            choices=("debug", "info", "warning", "error"),
-        ),
-        Option(
-            "batch_size", "int", 500, "Records handed to the outputs at once.", minimum=1, maximum=100_000
-        ),
-        Option(
-            "buffer_records",
-            "int",
-            2000,
-            "Records in flight between inputs and outputs before inputs stop reading.",
-            minimum=1,
-            maximum=1_000_000,
-        ),
-        Option(
-            "checkpoint_interval",
-            "duration",
-            1.0,
-            "How often acknowledged progress is written to disk.",
-            minimum=0.05,
-            maximum=300,
-        ),
-        Option(
-            "grace_period",
-            "duration",
-            10.0,
-            "On SIGTERM, how long in-flight records may take to drain.",
-            minimum=0,
-            maximum=600,
-        ),
-        Option(
-            "dead_letter_max_bytes",
-            "size",
-            64 << 20,
-            "Size at which a connector's dead-letter file rotates.",
-            minimum=4096,
-        ),
-        Option(
-            "log_format", "str", "text", "Log lines as text or as JSON objects.", choices=("text", "json")
-        ),
-        Option(
-            "http_listen", "str", "", "Serve GET /status and /metrics here (e.g. 127.0.0.1:2021); empty: off."
-        ),
-        Option(
-            "status_interval", "duration", 300.0, "How often the status is logged as one line.", minimum=0.1
-        ),
-    ),
-    generic=(),
-)
-
-
-@dataclass
-class PluginConfig:
-    """One entry of `inputs`, `filters` or `outputs`, validated."""
-
-    name: str
-    values: dict[str, Any]
-    alias: str = ""
-
-
-@dataclass
-class PipelineConfig:
-    file: str
-    service: dict[str, Any]
-    inputs: list[PluginConfig] = field(default_factory=list)
-    filters: list[PluginConfig] = field(default_factory=list)
-    outputs: list[PluginConfig] = field(default_factory=list)
-
-
-def expand(value: Any, env: Mapping[str, str]) -> Any:
-    """`${VAR}` and `${VAR:-default}` in strings, recursively; a missing VAR is a KeyError."""
-    if isinstance(value, str):
-        return _VAR.sub(lambda m: _lookup(m, env), value)
-    if isinstance(value, list):
-        return [expand(item, env) for item in value]
-    if isinstance(value, dict):
-        return {key: expand(item, env) for key, item in value.items()}
-    return value
-
-
-def _lookup(match: re.Match[str], env: Mapping[str, str]) -> str:
-    name, default = match.group(1), match.group(2)
-    if name in env:
-        return env[name]
-    if default is not None:
-        return default
-    raise KeyError(name)
-
-
-def read_text(path: str) -> str:
-    """A configuration file's text; unreadable files become one clear line."""
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the file: {exc.strerror}", file=path) from None
-    except UnicodeDecodeError:
-        raise ConfigError("the file is not UTF-8 text", file=path) from None
-
-
-def read_yaml(path: str) -> Any:
-    """The parsed file; unreadable files and YAML errors become one clear line."""
-    text = read_text(path)
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML: {where}{problem}", file=path) from None
+from podship.runtime.checks import check_pipeline
+from podship.runtime.options import OptionTable, Secret
+from podship.runtime.registry import plugin_for
+from podship.runtime.settings import SERVICE, PipelineConfig, PluginConfig
+from podship.runtime.text import VARIABLE, expand, read_yaml
 
 
 def load(path: str, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -184,8 +57,6 @@ def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> Pipeli
         raise ConfigError(
             "the pipeline needs at least one input and one output", file=path, plugin="pipeline"
         )
-    from podship.runtime.registry import check_pipeline
-
     check_pipeline(config)
     return config
 
@@ -233,8 +104,6 @@ def _only(mapping: dict[str, Any], allowed: tuple[str, ...], path: str, plugin: 
 
 
 def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str, str]) -> list[PluginConfig]:
-    from podship.runtime.registry import table_for
-
     entries = pipeline.get(section) or []
     if not isinstance(entries, list):
         raise ConfigError(f"'{section}' must be a list of plugins", file=path, plugin="pipeline")
@@ -242,7 +111,7 @@ def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or "name" not in entry:
             raise ConfigError(f"entry {index + 1} must be a mapping with 'name'", file=path, plugin=section)
-        table = table_for(section, str(entry["name"]), path)
+        table = plugin_for(section, str(entry["name"]), path).options
         values = _validate(table, entry, path, env)
         plugins.append(PluginConfig(table.plugin, values, str(values.get("alias") or "")))
     return plugins
@@ -272,13 +141,13 @@ def _expanded(table: OptionTable, key: str, value: Any, path: str, env: Mapping[
     def mistake(problem: str) -> ConfigError:
         return ConfigError(problem, file=path, plugin=table.plugin, option=key)
 
-    if key == "api_key" and isinstance(value, str | int) and not _VAR.search(str(value)):
+    if key == "api_key" and isinstance(value, str | int) and not VARIABLE.search(str(value)):
         raise mistake("a key written in the file is refused: write ${POD_API_KEY} or use api_key_file")
     try:
         expanded = expand(value, env)
     except KeyError as missing:
         raise mistake(f"environment variable {missing.args[0]} is not set") from None
-    names = _VAR.findall(value) if isinstance(value, str) else []
+    names = VARIABLE.findall(value) if isinstance(value, str) else []
     if key in table.secrets() and names and expanded == "":
         raise mistake(f"environment variable {names[0][0]} is empty")
     return expanded

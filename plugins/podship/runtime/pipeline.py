@@ -22,11 +22,10 @@ from podship.errors import OutputError
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
-from podship.outputs.forward import ForwardOutput
-from podship.outputs.stdout import StdoutOutput
-from podship.outputs.syslog import SyslogOutput
 from podship.runtime import status
-from podship.runtime.config import PipelineConfig, PluginConfig
+from podship.runtime.plugin import Site
+from podship.runtime.registry import PLUGINS
+from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.source import Item, Source
 
 log = logging.getLogger("podship.pipeline")
@@ -43,12 +42,9 @@ class Output(Protocol):
     async def close(self) -> None: ...
 
 
-def build_output(plugin: PluginConfig, state_dir: Path) -> Output:
-    if plugin.name == "forward":
-        return ForwardOutput(plugin.values, state_dir)
-    if plugin.name == "syslog":
-        return SyslogOutput(plugin.values)
-    return StdoutOutput(plugin.values)
+def _built(site: Site, section: str, plugin: PluginConfig) -> Any:
+    """The plugin the validated entry names, built by its descriptor."""
+    return PLUGINS[section][plugin.name].build(site, plugin.values)
 
 
 class Pipeline:
@@ -59,12 +55,14 @@ class Pipeline:
     ) -> None:
         self.service = config.service
         self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
-        state_dir = Path(self.service["state_dir"])
-        self.inputs = [self._source(p, state_dir) for p in config.inputs]
-        self.outputs = (
-            outputs if outputs is not None else [build_output(p, state_dir) for p in config.outputs]
+        site = Site(
+            Path(self.service["state_dir"]), self.queue.put, self.service["dead_letter_max_bytes"], os.environ
         )
-        self.filters = [LogFilter(p.values, os.environ) for p in config.filters]
+        self.inputs: list[ProofpointInput | ForwardInput] = [_built(site, "inputs", p) for p in config.inputs]
+        self.filters: list[LogFilter] = [_built(site, "filters", p) for p in config.filters]
+        self.outputs: list[Output] = (
+            outputs if outputs is not None else [_built(site, "outputs", p) for p in config.outputs]
+        )
         self.delivery: dict[str, Counter[str]] = {}  # per output label: records sent, batches retried, failed
         self._labels: dict[int, str] = {}
         for output in self.outputs:
@@ -75,13 +73,6 @@ class Pipeline:
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
         self.status_port = 0
-
-    def _source(self, plugin: PluginConfig, state_dir: Path) -> ProofpointInput | ForwardInput:
-        if plugin.name == "forward":
-            return ForwardInput(plugin.values, self.queue.put)
-        return ProofpointInput(
-            plugin.values, state_dir, self.queue.put, self.service["dead_letter_max_bytes"]
-        )
 
     async def run(self) -> int:
         server = (  # first: an address in use is a start-up failure, before anything else runs

@@ -9,7 +9,8 @@ import socket
 from pathlib import Path
 
 from podship.errors import ConfigError
-from podship.runtime.config import PATH_OPTIONS, PipelineConfig, PluginConfig, listen_address
+from podship.runtime.config import PATH_OPTIONS, listen_address
+from podship.runtime.settings import PipelineConfig, PluginConfig
 
 FILE_OPTIONS = tuple(name for name in PATH_OPTIONS if name != "state_dir")
 

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from podship.core.models.fields import section
+from podship.core.pod import parse_ts
 from podship.core.records import as_list, dig, first, number, truthy
 
 # OCSF's email_t (1.8.0 dictionary): addresses that do not match are left out, never sent invalid.
@@ -172,7 +173,6 @@ def _viruses(event: dict[str, Any]) -> list[str]:
 
 
 def _start(event: dict[str, Any]) -> int | None:
-    from podship.core.pod import parse_ts
 
     try:
         return parse_ts(dig(event, "filter", "startTime"))
