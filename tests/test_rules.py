@@ -7,7 +7,7 @@ import yaml
 
 from podship.core.pod import event_identity
 from podship.core.records import normalise
-from podship.core.rules import RuleError, compile_rules
+from podship.core.rules import RuleError, Tally, compile_rules
 from podship.devtools.simgen import Timeline
 
 LINE = Timeline(seed=3)
@@ -122,13 +122,16 @@ rules:
   - {name: keep-quarantine, when: {field: disposition, op: in, value: [quarantine, reject]}, action: keep}
   - {name: drop-rest-of-inbound, when: {field: direction, op: eq, value: inbound}, action: drop}
 """
-    ruleset = rules(text)
-    assert ruleset.decide({"disposition": "reject", "direction": "inbound"}, 0).rule == "keep-quarantine"
-    assert not ruleset.decide({"disposition": "accept", "direction": "inbound"}, 0).keep
-    decision = ruleset.decide({"disposition": "accept", "direction": "outbound"}, 0)
-    assert (decision.keep, decision.rule) == (False, "")
-    assert [rule.matched for rule in ruleset.rules] == [1, 1]
-    assert [rule.dropped for rule in ruleset.rules] == [0, 1]
+    ruleset, tally = rules(text), Tally()
+    first = tally.count(ruleset.decide({"disposition": "reject", "direction": "inbound"}, 0))
+    assert (first.rule, first.matched) == ("keep-quarantine", ("keep-quarantine",))
+    assert not tally.count(ruleset.decide({"disposition": "accept", "direction": "inbound"}, 0)).keep
+    decision = tally.count(ruleset.decide({"disposition": "accept", "direction": "outbound"}, 0))
+    assert (decision.keep, decision.rule, decision.matched) == (False, "", ())
+    assert tally.of(["keep-quarantine", "drop-rest-of-inbound"]) == {
+        "keep-quarantine": {"matched": 1, "dropped": 0},
+        "drop-rest-of-inbound": {"matched": 1, "dropped": 1},
+    }
 
 
 def test_edits_apply_in_order_and_later_rules_see_them():
@@ -224,12 +227,13 @@ def test_sample_keeps_one_in_n_deterministically_by_event_id():
 
 def test_rate_limit_drops_the_excess_per_key_per_window_and_counts_it():
     ruleset = rules("rules: [{name: rl, action: {rate_limit: {count: 2, per: 10s, key: src_ip}}}]")
+    tally = Tally()
     verdicts = [
-        ruleset.decide({"src_ip": ip}, now).keep
+        tally.count(ruleset.decide({"src_ip": ip}, now)).keep
         for ip, now in [("a", 0), ("a", 1), ("a", 2), ("b", 3), ("a", 10), ("a", 11), ("a", 12)]
     ]
     assert verdicts == [True, True, False, True, True, True, False]
-    assert ruleset.rules[0].dropped == 2
+    assert tally.dropped["rl"] == 2
 
 
 def test_scope_limits_a_rule_to_tenant_connector_and_class():

@@ -14,7 +14,7 @@ import yaml
 from podship.core.models import MODELS
 from podship.core.pod import event_identity
 from podship.core.records import normalise
-from podship.core.rules import RuleSet
+from podship.core.rules import RuleSet, Tally
 from podship.core.rules_export import fluent_bit, vector
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
@@ -57,23 +57,24 @@ def _test(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
     model = MODELS[ruleset.schema]
     kept = total = 0
+    tally = Tally()
     for record in _records(args.events):
         view = model(record, "none")  # what the filter evaluates: the record in the file's model
-        decision = ruleset.decide(view, 0.0)
+        decision = tally.count(ruleset.decide(view, 0.0))
         total, kept = total + 1, kept + decision.keep
         tags = f" tags={','.join(sorted(decision.tags))}" if decision.tags else ""
         verdict = "keep" if decision.keep else "drop"
         print(f"{record.get('event_id', '?')}\t{verdict}\t{decision.rule or '(default)'}{tags}")
         if args.show:
             print(json.dumps(view, ensure_ascii=False, sort_keys=True))
-    _summary(ruleset, total, kept)
+    _summary(ruleset, tally, total, kept)
     return 0
 
 
-def _summary(ruleset: RuleSet, total: int, kept: int) -> None:
+def _summary(ruleset: RuleSet, tally: Tally, total: int, kept: int) -> None:
     print(f"\n{total} events: {kept} kept, {total - kept} dropped")
     for rule in ruleset.rules:
-        print(f"  {rule.name}: matched {rule.matched}, dropped {rule.dropped}")
+        print(f"  {rule.name}: matched {tally.matched[rule.name]}, dropped {tally.dropped[rule.name]}")
 
 
 def _records(path: str) -> Iterator[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from podship.core.models import DEFAULT, MODELS
-from podship.core.rules import Decision, RuleError, RuleSet, compile_rules
+from podship.core.rules import Decision, RuleError, RuleSet, Tally, compile_rules
 from podship.errors import ConfigError
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -77,12 +77,12 @@ class LogFilter:
     def __init__(self, values: dict[str, Any], env: Mapping[str, str]) -> None:
         self.path, self.env = values["rules_file"], env
         self.rules = load_rules(self.path, env)
+        self.tally = Tally()
 
     def decide(self, record: dict[str, Any]) -> Decision:
         """Rules written for another model (`schema:` in the file) see the record rendered into it."""
-        if self.rules.schema == DEFAULT:
-            return self.rules.decide(record, time.time())
-        return self.rules.decide(MODELS[self.rules.schema](record, "none"), time.time())
+        view = record if self.rules.schema == DEFAULT else MODELS[self.rules.schema](record, "none")
+        return self.tally.count(self.rules.decide(view, time.time()))
 
     def reload(self) -> bool:
         """Re-read the file (SIGHUP); on a mistake keep the running rules and say why."""
@@ -95,7 +95,7 @@ class LogFilter:
         return True
 
     def counters(self) -> dict[str, dict[str, int]]:
-        return {rule.name: {"matched": rule.matched, "dropped": rule.dropped} for rule in self.rules.rules}
+        return self.tally.of([rule.name for rule in self.rules.rules])
 
 
 PLUGIN = Plugin("log_filter", "filters", OPTIONS, lambda site, values: LogFilter(values, site.env), check)

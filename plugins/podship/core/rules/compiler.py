@@ -1,0 +1,116 @@
+"""A parsed rules file compiled into a RuleSet, and what deciding on a record means."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from podship.core.models import DEFAULT, MODELS
+from podship.core.records import ORIGINAL_KEY, original
+from podship.core.rules.actions import action_of
+from podship.core.rules.conditions import scoped_test, stellar_test
+from podship.core.rules.index import Index, index_key, stages
+from podship.core.rules.language import RECORD_EDITS, TERMINAL, Context, Decision, Record, Rule, RuleError
+
+
+@dataclass
+class RuleSet:
+    """Compiled rules; `decide` edits the record in place and says whether to keep it."""
+
+    rules: list[Rule]
+    default_keep: bool = True
+    reads_original: bool = False  # a rule names the original event: parse it before the rules run
+    stages: list[Rule | Index] = field(default_factory=list)
+    schema: str = DEFAULT  # the record model whose field paths the rules name
+
+    def __post_init__(self) -> None:
+        self.stages = stages(self.rules)
+
+    def decide(self, record: Record, now: float) -> Decision:
+        if self.reads_original:
+            original(record)
+        tags: set[str] = set()
+        matched: list[str] = []
+        for stage in self.stages:
+            rule = stage.match(record)
+            if rule is None:
+                continue
+            matched.append(rule.name)
+            tags |= rule.tags
+            verdict = rule.apply(record, now)
+            if verdict is not None:
+                return Decision(verdict, rule.name, frozenset(tags), tuple(matched))
+        return Decision(self.default_keep, "", frozenset(tags), tuple(matched))
+
+
+def compile_rules(document: Any, mask_key: bytes = b"") -> RuleSet:
+    """A RuleSet from a parsed rules file (mappings may carry `__line__` from the loader)."""
+    if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
+        raise RuleError("a rules file is a mapping with a 'rules' list")
+    unknown = set(document) - {"rules", "default", "mask_key", "schema", "__line__"}
+    if unknown:
+        raise RuleError(
+            f"unknown top-level key {sorted(unknown)[0]!r}; allowed: default, mask_key, rules, schema"
+        )
+    default, schema = document.get("default", "keep"), document.get("schema", DEFAULT)
+    if default not in TERMINAL:
+        raise RuleError(f"default must be keep or drop, got {default!r}")
+    if schema not in MODELS:
+        raise RuleError(f"schema must be one of {', '.join(MODELS)}, got {schema!r}")
+    rules = [_rule(entry, position, mask_key, schema) for position, entry in enumerate(document["rules"], 1)]
+    names = [rule.name for rule in rules]
+    for rule in rules:
+        if names.count(rule.name) > 1:
+            raise RuleError("rule names must be unique", line=rule.line, rule=rule.name)
+    reads = _names_original(document["rules"])
+    return RuleSet(rules, default_keep=default == "keep", reads_original=reads, schema=schema)
+
+
+def _names_original(spec: Any) -> bool:
+    """True where any string in the rules starts with `proofpoint_on_demand` (a field path into
+    the original event, or a value that merely looks like one: then it is parsed for nothing)."""
+    if isinstance(spec, str):
+        return spec.startswith(ORIGINAL_KEY)
+    if isinstance(spec, dict):
+        return any(_names_original(key) or _names_original(value) for key, value in spec.items())
+    return isinstance(spec, list) and any(_names_original(item) for item in spec)
+
+
+def _rule(entry: Any, position: int, mask_key: bytes, schema: str = DEFAULT) -> Rule:
+    if not isinstance(entry, dict):
+        raise RuleError(f"rule {position} must be a mapping")
+    context = Context(mask_key, entry.get("__line__", 0), str(entry.get("name") or f"#{position}"), schema)
+    if "name" not in entry:
+        raise context.error("every rule needs a name")
+    if schema != DEFAULT:
+        _model_rule(entry, context)
+    stellar = "conditions" in entry
+    allowed = {"name", "__line__", "action", "description"} | (
+        {"conditions", "tenant", "log_source"} if stellar else {"when", "scope"}
+    )
+    extra = set(entry) - allowed
+    if extra:
+        raise context.error(
+            f"unknown key {sorted(extra)[0]!r}; allowed: {', '.join(sorted(allowed - {'__line__'}))}"
+        )
+    test = stellar_test(entry, context) if stellar else scoped_test(entry, context)
+    action, apply, tags = action_of(entry.get("action"), context)
+    index = None if stellar or "scope" in entry else index_key(entry.get("when"))
+    return Rule(context.rule, context.line, test, action, apply, index, tags)
+
+
+def _model_rule(entry: dict[str, Any], context: Context) -> None:
+    """A rule on another model's fields sees a rendering of the record, not the record the outputs
+    get: it can decide and tag, not edit; and scopes name syslog-index fields."""
+    scoped = sorted({"scope", "tenant", "log_source"} & set(entry))
+    if scoped:
+        raise context.error(
+            f"{scoped[0]} names syslog-index fields; in a schema: {context.schema} file write a condition"
+        )
+    action = entry.get("action")
+    edit = next((kind for kind in RECORD_EDITS if isinstance(action, dict) and kind in action), None)
+    if edit:
+        raise context.error(
+            f"{edit} edits the syslog-index record; a schema: {context.schema} file "
+            "can drop, keep, tag, sample or rate_limit"
+        )
