@@ -33,7 +33,7 @@ from podship.inputs.proofpoint_options import OPTIONS, check
 from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
-from podship.runtime.state import Store
+from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.tls import client_context
 
 __all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
@@ -49,7 +49,7 @@ class ProofpointInput:
         values: dict[str, Any],
         state_dir: Path,
         emit: Callable[[Item], Awaitable[None]],
-        dead_letter_max_bytes: int = 64 << 20,
+        dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
         *,
         check_state: bool = True,
     ) -> None:

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from podship.core.connector import Settings
+from podship.core.coverage import Timing
 from podship.core.pod import DEFAULT_URL, canonical_type
 from podship.core.records import ORIGINALS
 from podship.errors import ConfigError
+from podship.runtime.fragments import tls_verification
 from podship.runtime.options import Option, OptionTable, Secret
 
 DAY = 86400.0
+_TIMING, _SETTINGS = Timing(), Settings()  # the core's defaults are the options' defaults
 OPTIONS = OptionTable(
     plugin="proofpoint_pod",
     kind="input",
@@ -67,7 +71,7 @@ OPTIONS = OptionTable(
         Option(
             "max_frame_bytes",
             "size",
-            16 << 20,
+            _SETTINGS.max_frame_bytes,
             "Frames larger than this are dead-lettered (PoD events can exceed 1 MiB).",
             minimum=1024,
             maximum=1 << 30,
@@ -75,12 +79,19 @@ OPTIONS = OptionTable(
         Option(
             "reconnect_min",
             "duration",
-            2.0,
+            _SETTINGS.reconnect_min,
             "First reconnect delay; doubles per failure, with jitter.",
             minimum=0.01,
             maximum=600,
         ),
-        Option("reconnect_max", "duration", 60.0, "Longest reconnect delay.", minimum=0.01, maximum=3600),
+        Option(
+            "reconnect_max",
+            "duration",
+            _SETTINGS.reconnect_max,
+            "Longest reconnect delay.",
+            minimum=0.01,
+            maximum=3600,
+        ),
         Option(
             "open_timeout",
             "duration",
@@ -95,12 +106,11 @@ OPTIONS = OptionTable(
             "env",
             "HTTP CONNECT proxy URL; `env` follows HTTPS_PROXY/NO_PROXY, `none` disables.",
         ),
-        Option("tls_ca_file", "str", "", "CA bundle that verifies the server (default: the system store)."),
-        Option("tls_verify", "bool", True, "Verify the server certificate; turning it off logs a warning."),
+        *tls_verification("server"),
         Option(
             "archive_delay",
             "duration",
-            3600.0,
+            _TIMING.archive_delay_ms / 1000,
             "How long after an hour ends the archive holds all of it.",
             minimum=0,
             maximum=6 * 3600,
@@ -108,7 +118,7 @@ OPTIONS = OptionTable(
         Option(
             "reorder_window",
             "duration",
-            300.0,
+            _TIMING.reorder_ms / 1000,
             "How far out of order event times may arrive.",
             minimum=0,
             maximum=3600,
@@ -116,7 +126,7 @@ OPTIONS = OptionTable(
         Option(
             "live_resume",
             "duration",
-            3000.0,
+            _TIMING.resume_ms / 1000,
             "A live reconnect within this resumes where it dropped (PoD keeps 1h).",
             minimum=0,
             maximum=3600,
@@ -124,7 +134,7 @@ OPTIONS = OptionTable(
         Option(
             "archive_lag",
             "duration",
-            1800.0,
+            _TIMING.lag_ms / 1000,
             "How far behind the present the archive starts to hold events; a hole's hour is fetched "
             "early once part of it is this old, and again when complete.",
             minimum=0,
@@ -133,7 +143,7 @@ OPTIONS = OptionTable(
         Option(
             "release_wait",
             "duration",
-            30.0,
+            _SETTINGS.release_wait,
             "After our own session ends, a 409 for this long is the server releasing it: retried in "
             "short steps, not an error.",
             minimum=0,

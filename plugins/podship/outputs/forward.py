@@ -28,7 +28,13 @@ from podship.core.encode_json import dumps
 from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import ConfigError, PodshipError, StreamError
-from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.fragments import (
+    MODEL_OPTIONS,
+    RECONNECT_MAX,
+    TAGS,
+    TLS_CLIENT_CERTIFICATE,
+    tls_verification,
+)
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -76,12 +82,8 @@ OPTIONS = OptionTable(
             choices=("dead_letter", "trim"),
         ),
         Option("tls", "bool", False, "Connect with TLS."),
-        Option("tls_ca_file", "str", "", "CA bundle that verifies the receiver (default: the system store)."),
-        Option(
-            "tls_verify", "bool", True, "Verify the receiver's certificate; turning it off logs a warning."
-        ),
-        Option("tls_cert_file", "str", "", "Client certificate, for receivers that ask for one."),
-        Option("tls_key_file", "str", "", "Key of the client certificate."),
+        *tls_verification("receiver"),
+        *TLS_CLIENT_CERTIFICATE,
         Option(
             "shared_key", "secret", None, "Secure-forward shared key; `${VAR}` reads it from the environment."
         ),
@@ -91,10 +93,8 @@ OPTIONS = OptionTable(
         Option(
             "connect_timeout", "duration", 10.0, "Time allowed for TCP, TLS and the handshake.", minimum=0.05
         ),
-        Option("reconnect_max", "duration", 30.0, "Longest wait between two attempts.", minimum=0.01),
-        Option(
-            "tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all)."
-        ),
+        RECONNECT_MAX,
+        TAGS,
         *MODEL_OPTIONS,
     ),
 )

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from podship.core.encode_json import ndjson_batch
 from podship.core.models import render_all
 from podship.errors import OutputError
-from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.fragments import MODEL_OPTIONS, TAGS
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
 
@@ -31,6 +31,7 @@ OPTIONS = OptionTable(
             "Line format: one syslog-index record per line.",
             choices=("json_lines",),
         ),
+        TAGS,
         *MODEL_OPTIONS,
     ),
 )

@@ -21,12 +21,13 @@ from podship.core import encode_syslog as syslog
 from podship.core.models import renderer
 from podship.core.retry import Backoff
 from podship.errors import StreamError
-from podship.runtime.fragments import MODEL_OPTIONS
+from podship.runtime.fragments import MODEL_OPTIONS, RECONNECT_MAX, TAGS, tls_verification
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
 from podship.runtime.tls import client_context
 
+_LAYOUT = syslog.Layout()  # the encoder's defaults are the options' defaults
 OPTIONS = OptionTable(
     plugin="syslog",
     kind="output",
@@ -35,7 +36,7 @@ OPTIONS = OptionTable(
         Option("host", "str", "127.0.0.1", "Receiver host."),
         Option("port", "int", 514, "Receiver port (6514 is the usual TLS port).", minimum=1, maximum=65535),
         Option("mode", "str", "tcp", "Transport.", choices=("udp", "tcp", "tls")),
-        Option("format", "str", "rfc5424", "Message format.", choices=("rfc5424", "rfc3164")),
+        Option("format", "str", _LAYOUT.format, "Message format.", choices=("rfc5424", "rfc3164")),
         Option(
             "framing",
             "str",
@@ -58,34 +59,29 @@ OPTIONS = OptionTable(
             "longer ones lose the original event, then are cut. 0: no limit.",
             minimum=0,
         ),
-        Option("facility", "str", "local0", "Syslog facility.", choices=tuple(syslog.FACILITIES)),
+        Option("facility", "str", _LAYOUT.facility, "Syslog facility.", choices=tuple(syslog.FACILITIES)),
         Option(
             "severity",
             "str",
-            "auto",
+            _LAYOUT.severity,
             "Severity, or `auto`: reject, quarantine and malware are warnings.",
             choices=("auto", *syslog.SEVERITIES),
         ),
-        Option("app_name", "str", "podship", "APP-NAME (RFC 5424) or TAG (RFC 3164)."),
-        Option("hostname", "str", "", "HOSTNAME; empty: the record's reporting_host."),
+        Option("app_name", "str", _LAYOUT.app_name, "APP-NAME (RFC 5424) or TAG (RFC 3164)."),
+        Option("hostname", "str", _LAYOUT.hostname, "HOSTNAME; empty: the record's reporting_host."),
         Option(
-            "sd_id", "str", "podship@32473", "SD-ID of the structured data (32473: the documentation number)."
+            "sd_id", "str", _LAYOUT.sd_id, "SD-ID of the structured data (32473: the documentation number)."
         ),
         Option(
             "sd_fields",
             "list",
-            ["event_id", "msg_class", "tenant_name", "envelope_from", "disposition"],
+            list(_LAYOUT.sd_fields),
             "Record fields copied into structured data.",
         ),
-        Option("tls_ca_file", "str", "", "CA bundle that verifies the receiver (default: the system store)."),
-        Option(
-            "tls_verify", "bool", True, "Verify the receiver's certificate; turning it off logs a warning."
-        ),
+        *tls_verification("receiver"),
         Option("connect_timeout", "duration", 10.0, "Time allowed to connect.", minimum=0.05),
-        Option("reconnect_max", "duration", 30.0, "Longest wait between two attempts.", minimum=0.01),
-        Option(
-            "tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all)."
-        ),
+        RECONNECT_MAX,
+        TAGS,
         *MODEL_OPTIONS,
     ),
 )

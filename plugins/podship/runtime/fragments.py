@@ -1,4 +1,4 @@
-"""The options every output shares to pick its record model (`core/models`)."""
+"""Options that several plugins share, declared once and spliced into each options table."""
 
 from __future__ import annotations
 
@@ -22,4 +22,25 @@ MODEL_OPTIONS = (
         "text), unmapped (OCSF unmapped, ECS proofpoint_on_demand.<type>: an object) or none.",
         choices=ORIGINAL_PLACES,
     ),
+)
+
+
+TAGS = Option("tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all).")
+
+RECONNECT_MAX = Option("reconnect_max", "duration", 30.0, "Longest wait between two attempts.", minimum=0.01)
+
+
+def tls_verification(peer: str) -> tuple[Option, Option]:
+    """How a TLS client verifies its `peer` (the server, the receiver)."""
+    return (
+        Option("tls_ca_file", "str", "", f"CA bundle that verifies the {peer} (default: the system store)."),
+        Option(
+            "tls_verify", "bool", True, f"Verify the {peer}'s certificate; turning it off logs a warning."
+        ),
+    )
+
+
+TLS_CLIENT_CERTIFICATE = (
+    Option("tls_cert_file", "str", "", "Client certificate, for receivers that ask for one."),
+    Option("tls_key_file", "str", "", "Key of the client certificate."),
 )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.runtime.options import Option, OptionTable
+from podship.runtime.state import DEAD_LETTER_MAX_BYTES
 
 SERVICE = OptionTable(
     plugin="service",
@@ -55,7 +56,7 @@ SERVICE = OptionTable(
         Option(
             "dead_letter_max_bytes",
             "size",
-            64 << 20,
+            DEAD_LETTER_MAX_BYTES,
             "Size at which a connector's dead-letter file rotates.",
             minimum=4096,
         ),

@@ -22,13 +22,19 @@ from podship.core.seen import Seen
 from podship.errors import ConfigError
 
 _CHECKPOINT, _JOURNAL, _DEAD = "checkpoint.json", "seen.log", "deadletter.jsonl"
+DEAD_LETTER_MAX_BYTES = 64 << 20  # the default of the service option dead_letter_max_bytes
 
 
 class Store:
     """The files of one connector under `<state_dir>/<connector>/`."""
 
     def __init__(
-        self, state_dir: Path, connector: str, dead_letter_max_bytes: int = 64 << 20, *, create: bool = True
+        self,
+        state_dir: Path,
+        connector: str,
+        dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
+        *,
+        create: bool = True,
     ) -> None:
         self.root = state_dir / connector
         self.dead_letter_max_bytes = dead_letter_max_bytes
