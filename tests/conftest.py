@@ -7,9 +7,9 @@ from importlib import resources
 
 import jsonschema
 import pytest
-import yaml
 
 from podship.core.encode_json import dumps
+from tests.helpers import Authority
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +28,6 @@ class LineValidator:
         self.validator.validate(json.loads(dumps(record)))
 
 
-def write_pipeline(path, inputs, *, service=None, outputs=None, filters=None):
-    """A pipeline file in Fluent Bit's YAML shape."""
-    pipeline = {"inputs": inputs, "filters": filters or [], "outputs": outputs or [{"name": "stdout"}]}
-    document = {"service": service or {}, "pipeline": pipeline}
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
-
-
 @pytest.fixture
 async def simulator():
     """A factory of simulators on loopback, all stopped at the end of the test."""
@@ -52,3 +44,9 @@ async def simulator():
     yield start
     for sim in started:
         await sim.stop()
+
+
+@pytest.fixture
+def authority(tmp_path):
+    """A CA for the test: `authority.server()` for loopback servers, `authority.ca_file` to trust it."""
+    return Authority(tmp_path)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from podship.cli.main import main
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 
 KEY = "eyJhbGciOiJIUzUxMiJ9.secret-test-key-0123456789"
 

@@ -1,14 +1,11 @@
 """`podship test` against the simulator: one line per connector, what failed and what to check."""
 
 import asyncio
-import ssl
 import sys
-
-import trustme
 
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector
 from tests.proxy import ConnectProxy
 
@@ -96,7 +93,7 @@ async def test_each_refusal_says_what_it_means_and_exits_3(simulator, tmp_path):
     assert (code, out.split(": ")[2]) == (3, "HTTP 404")
 
 
-async def test_unreachable_and_untrusted_servers_get_a_hint(simulator, tmp_path):
+async def test_unreachable_and_untrusted_servers_get_a_hint(simulator, tmp_path, authority):
     sim = await simulator(timeline=LINE)
     port, entry = sim.url.split(":")[2].split("/")[0], connector(sim, "message")
     await sim.stop()
@@ -104,8 +101,7 @@ async def test_unreachable_and_untrusted_servers_get_a_hint(simulator, tmp_path)
     assert code == 3
     assert f"cannot connect to 127.0.0.1:{port}" in out
     assert "can this host reach it" in out
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+    server = authority.server()
     tls_sim = await simulator(timeline=LINE, ssl_context=server)
     code, out, _ = await podship_test(tmp_path / "tls", [connector(tls_sim, "message")])
     assert code == 3

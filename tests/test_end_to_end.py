@@ -16,7 +16,7 @@ import time
 from podship.core.pod import HOUR_MS, floor_hour
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector, run_podship
 from tests.reliability.common import FileLedger
 

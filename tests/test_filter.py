@@ -16,9 +16,8 @@ from podship.core.rules_export import fluent_bit, vector
 from podship.devtools.simgen import Timeline
 from podship.filters.log_filter import LogFilter
 from podship.outputs.stdout import StdoutOutput
-from tests.conftest import write_pipeline
+from tests.helpers import record, write_pipeline
 from tests.pipes import build, connector, records, run_podship, run_until
-from tests.test_rules import record
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "configs" / "rules").glob("*.yaml"))

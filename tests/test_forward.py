@@ -13,8 +13,8 @@ from podship.devtools.simgen import Timeline
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
+from tests.helpers import options, record
 from tests.pipes import build, connector, run_for, run_until
-from tests.test_rules import record
 
 LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
 
@@ -66,13 +66,12 @@ def journaled(pipeline):
     return {line.split(" ", 1)[1] for log in logs if log.exists() for line in log.read_text().splitlines()}
 
 
-async def forward_run(simulator, tmp_path, peer, *, until=200, timeout=30, **options):
+async def forward_run(simulator, tmp_path, peer, *, until=200, timeout=30, **values):
     sim = await simulator(timeline=LINE, start_ms=LINE.epoch_ms + 3 * HOUR_MS)
     pipeline, out = build(tmp_path, [connector(sim, kind, backfill="0s") for kind in ("message", "maillog")])
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
-    values.update(options)  # the shipped defaults: a withheld ack costs the real 30 s ack_timeout
-    values["port"] = options.get("port") or peer.port
-    forward = ForwardOutput(values, tmp_path / "state")
+    # The shipped defaults but `values`: a withheld ack costs the real 30 s ack_timeout.
+    port = values.pop("port", None) or peer.port  # a peer that starts late has no port yet
+    forward = ForwardOutput(options(FORWARD_OPTIONS, port=port, **values), tmp_path / "state")
     pipeline.outputs = [forward]
     if until:
         code = await run_until(pipeline, lambda: pipeline.records_out >= until, timeout=timeout)
@@ -103,7 +102,7 @@ async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_conne
 
 async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(tmp_path):
     peer = await ForwardPeer(hold=2).start()  # acks nothing until two chunks wait for an ack
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {"port": peer.port}
+    values = options(FORWARD_OPTIONS, port=peer.port)
     forward = ForwardOutput(values, tmp_path / "state")
     batch = [record("message", 1), record("maillog", 1)]  # two tags: two chunks
     await asyncio.wait_for(forward.write(batch), 10)  # one chunk at a time would wait 30 s in vain
@@ -174,11 +173,10 @@ async def test_a_record_over_the_frame_limit_follows_the_oversize_policy(simulat
     sim = await simulator(timeline=big, start_ms=big.epoch_ms + 3 * HOUR_MS)
     peer = await ForwardPeer().start()
     pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")])
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
-    values.update({"port": peer.port, "max_frame_bytes": 1 << 20, "oversize": policy})
+    values = options(FORWARD_OPTIONS, port=peer.port, max_frame_bytes=1 << 20, oversize=policy)
     forward = ForwardOutput(values, tmp_path / "state")
     pipeline.outputs = [forward]
-    code = await run_until(pipeline, lambda: forward.oversize >= 2 and pipeline.records_out >= 30, timeout=30)
+    code = await run_until(pipeline, lambda: forward.oversize >= 2 and pipeline.records_out >= 30, timeout=60)
     out.close()
     await peer.stop()
     assert code == 0
@@ -195,20 +193,10 @@ async def test_a_record_over_the_frame_limit_follows_the_oversize_policy(simulat
         assert all("dataBase64" not in part for part in parts)
 
 
-async def test_tls_with_a_verified_receiver_and_the_shared_key(simulator, tmp_path):
-    import ssl
-
-    import trustme
-
-    from podship.runtime.options import Secret
-
-    authority = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server)
-    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    peer = await ForwardPeer(shared_key="k", ssl=server).start()
+async def test_tls_with_a_verified_receiver_and_the_shared_key(simulator, tmp_path, authority):
+    peer = await ForwardPeer(shared_key="k", ssl=authority.server()).start()
     code, _, _ = await forward_run(
-        simulator, tmp_path, peer, tls=True, tls_ca_file=str(tmp_path / "ca.pem"), shared_key=Secret("k")
+        simulator, tmp_path, peer, tls=True, tls_ca_file=authority.ca_file, shared_key="k"
     )
     await peer.stop()
     assert code == 0
@@ -229,26 +217,9 @@ async def test_failover_to_the_next_server(simulator, tmp_path):
     assert forward.targets[forward.current] == ("127.0.0.1", peer.port)
 
 
-async def test_a_client_certificate_for_receivers_that_ask(simulator, tmp_path):
-    import ssl
-
-    import trustme
-
-    authority = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server)
-    server.verify_mode = ssl.CERT_REQUIRED
-    authority.configure_trust(server)
-    client = authority.issue_cert("podship.client")
-    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
-    client.private_key_pem.write_to_path(str(tmp_path / "client-key.pem"))
-    peer = await ForwardPeer(ssl=server).start()
-    files = {
-        "tls_ca_file": str(tmp_path / "ca.pem"),
-        "tls_cert_file": str(tmp_path / "client.pem"),
-        "tls_key_file": str(tmp_path / "client-key.pem"),
-    }
+async def test_a_client_certificate_for_receivers_that_ask(simulator, tmp_path, authority):
+    peer = await ForwardPeer(ssl=authority.server(client_certificates=True)).start()
+    files = {"tls_ca_file": authority.ca_file, **authority.client()}
     code, _, _ = await forward_run(simulator, tmp_path, peer, tls=True, **files)
     await peer.stop()
     assert code == 0
@@ -296,7 +267,7 @@ def test_fluent_bits_helo_holds_str_of_random_bytes_and_fluentd_bin():
 
 
 @pytest.mark.parametrize(
-    ("name", "options"),
+    ("name", "extra"),
     [
         (
             "fluent-bit-5.1.1-in-secure-wrongkey",
@@ -306,15 +277,11 @@ def test_fluent_bits_helo_holds_str_of_random_bytes_and_fluentd_bin():
         ("fluentd-1.16.11-in-secure-wrongkey", {}),
     ],
 )
-async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_path, caplog, name, options):
+async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_path, caplog, name, extra):
     """The recorded answers to the PINGs that were sent with these options (and the wrong key)."""
-    from podship.runtime.options import Secret
-
     server = await ReplayServer(name).start()
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options}
-    secrets = {"password": Secret(options["password"])} if "password" in options else {}
     key = "wrong-key" if name.endswith("wrongkey") else "recorded-key"
-    values.update({"port": server.port, "shared_key": Secret(key), **options, **secrets})
+    values = options(FORWARD_OPTIONS, port=server.port, shared_key=key, **extra)
     forward = ForwardOutput(values, tmp_path / "state")
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(forward.write([{"event_id": "x", "event_type": "message"}]), 2.0)

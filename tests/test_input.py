@@ -156,16 +156,8 @@ async def test_keepalive_pings_hold_a_quiet_stream_open(simulator, tmp_path):
     assert sim.stats["drops"] == 0
 
 
-async def test_the_wss_path_verifies_the_server_certificate(simulator, tmp_path):
-    import ssl
-
-    import trustme
-
-    authority = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server)
-    ca_file = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(ca_file))
+async def test_the_wss_path_verifies_the_server_certificate(simulator, tmp_path, authority):
+    server, ca_file = authority.server(), authority.ca_file
     busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
     sim = await simulator(timeline=busy, start_ms=START, ssl_context=server)
     assert sim.url.startswith("wss://127.0.0.1:")
@@ -183,13 +175,8 @@ async def test_the_wss_path_verifies_the_server_certificate(simulator, tmp_path)
     assert "CERTIFICATE_VERIFY_FAILED" in pipeline.inputs[0].stats.last_error
 
 
-async def test_turning_verification_off_is_loud(simulator, tmp_path, caplog):
-    import ssl
-
-    import trustme
-
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    trustme.CA().issue_cert("127.0.0.1").configure_cert(server)
+async def test_turning_verification_off_is_loud(simulator, tmp_path, caplog, authority):
+    server = authority.server()
     busy = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0})
     sim = await simulator(timeline=busy, start_ms=START, ssl_context=server)
     pipeline, out = build(tmp_path, [connector(sim, backfill="0s", tls_verify=False)])

@@ -12,7 +12,7 @@ import time
 
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector, run_podship
 
 KEY = "pod-key-for-the-lifecycle-test-90af"

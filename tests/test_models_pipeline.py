@@ -13,8 +13,8 @@ import pytest
 
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
-from tests.conftest import write_pipeline
 from tests.forward_peer import ForwardPeer
+from tests.helpers import write_pipeline
 from tests.models_support import ocsf_errors
 from tests.pipes import connector, run_podship
 

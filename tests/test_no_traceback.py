@@ -10,7 +10,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 
 KEY = "no-traceback-test-key-41c2"
 

@@ -15,7 +15,7 @@ from collections import Counter
 
 from podship.core.pod import HOUR_MS, floor_hour
 from podship.devtools.simgen import Timeline
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector
 
 KEY = "pod-key-for-the-once-test-5d1e"

@@ -19,7 +19,7 @@ from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config
 from podship.runtime.pipeline import Pipeline
 from tests.forward_peer import ForwardPeer, transcript
-from tests.test_rules import record
+from tests.helpers import options, record
 
 
 async def start_relay(tmp_path, outputs=None, inputs=None):
@@ -93,7 +93,7 @@ async def test_fluent_bits_entry_form_with_metadata_and_gzip_is_acked(tmp_path):
 
 async def test_podship_forward_into_podship_relay(tmp_path):
     pipeline, task, out = await start_relay(tmp_path)
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {"port": pipeline.inputs[0].port}
+    values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     forward = ForwardOutput(values, tmp_path / "state")
     records = [record("message", k) for k in range(20)]
     await forward.write(records)
@@ -107,10 +107,7 @@ async def test_podship_forward_into_podship_relay(tmp_path):
 
 async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path):
     peer = await ForwardPeer(withhold=1).start()
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {
-        "port": peer.port,
-        "shared_key": None,
-    }
+    values = options(FORWARD_OPTIONS, port=peer.port)
     downstream = ForwardOutput(values, tmp_path / "state")
     pipeline, task, out = await start_relay(tmp_path, outputs=[downstream])
     upstream = ForwardOutput(
@@ -222,7 +219,7 @@ async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
     inputs = {"shared_key": "relay-key", "self_hostname": "relay.test"}
     inputs |= {"username": "podship-user", "password": "pw"}
     pipeline, task, out = await start_relay(tmp_path, inputs=inputs)
-    values = {spec.name: spec.default for spec in FORWARD_OPTIONS.options} | {"port": pipeline.inputs[0].port}
+    values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     good = {"shared_key": Secret("relay-key"), "username": "podship-user", "password": Secret("pw")}
     forward = ForwardOutput(values | good, tmp_path / "state")
     await forward.write([record("message", k) for k in range(5)])

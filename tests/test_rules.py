@@ -5,18 +5,8 @@ import copy
 import pytest
 import yaml
 
-from podship.core.pod import event_identity
-from podship.core.records import normalise
 from podship.core.rules import RuleError, Tally, compile_rules
-from podship.devtools.simgen import Timeline
-
-LINE = Timeline(seed=3)
-
-
-def record(kind="message", k=1):
-    event = LINE.event(kind, k)
-    event_id, ts = event_identity(event, kind)
-    return normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": f"acme-{kind}"})
+from tests.helpers import record
 
 
 def rules(text, mask_key=b"k"):

@@ -102,7 +102,7 @@ async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):
 async def test_json_log_lines_name_the_connector_and_report_backfill_progress(simulator, tmp_path):
     import signal
 
-    from tests.conftest import write_pipeline
+    from tests.helpers import write_pipeline
 
     sim = await simulator(
         timeline=LINE, start_ms=LINE.epoch_ms + 5 * HOUR_MS, tokens={"pod-key-json": "acme_hosted"}
@@ -133,7 +133,7 @@ async def test_podship_status_needs_no_api_key(simulator, tmp_path):
     import socket
     import sys
 
-    from tests.conftest import write_pipeline
+    from tests.helpers import write_pipeline
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -11,8 +11,8 @@ from podship.core import encode_syslog as syslog
 from podship.core import records as model
 from podship.core.encode_json import dumps
 from podship.outputs.syslog import OPTIONS, SyslogOutput
+from tests.helpers import options, record
 from tests.rsyslog import Rsyslog
-from tests.test_rules import record
 
 SUBJECTS = [
     "plain",
@@ -43,9 +43,7 @@ def rsyslog(tmp_path_factory):
 
 
 def output(**values):
-    options = {spec.name: spec.default for spec in OPTIONS.options}
-    options.update(values)
-    return SyslogOutput(options)
+    return SyslogOutput(options(OPTIONS, **values))
 
 
 def parse_sd(text):

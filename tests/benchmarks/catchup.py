@@ -31,7 +31,7 @@ from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator, real_world_faults
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.reliability.common import FileLedger
 
 KEY = "catchup-key-5b1e0c"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector, run_podship
 
 SOAK = os.environ.get("PODSHIP_SOAK") == "1"

@@ -22,7 +22,7 @@ from podship.core.records import ORIGINALS, normalise
 from podship.devtools.simgen import Timeline
 from podship.inputs.proofpoint import OPTIONS, ProofpointInput
 from podship.runtime.registry import all_tables
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 
 LINE = Timeline(seed=3)
 REAL = [

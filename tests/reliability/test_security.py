@@ -18,7 +18,7 @@ from pathlib import Path
 from podship.core.pod import HOUR_MS
 from podship.devtools.simulator import Faults
 from podship.runtime.registry import all_tables
-from tests.conftest import write_pipeline
+from tests.helpers import write_pipeline
 from tests.pipes import connector
 from tests.reliability.common import KEY, KINDS, FileLedger, Podship, timeline, wait_for
 

@@ -1,0 +1,61 @@
+"""What many tests build: a record of a simulator event, a plugin's options, a pipeline file, a CA."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+
+import trustme
+import yaml
+
+from podship.core.pod import event_identity
+from podship.core.records import normalise
+from podship.devtools.simgen import Timeline
+
+LINE = Timeline(seed=3)
+
+
+def record(kind="message", k=1):
+    """The syslog-index record of the simulator's event `k` of `kind` (seed 3), as the input makes it."""
+    event = LINE.event(kind, k)
+    event_id, ts = event_identity(event, kind)
+    return normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": f"acme-{kind}"})
+
+
+def options(table, **values):
+    """A plugin's options as a pipeline file with `values` gives them: validated, defaults filled."""
+    return table.validate(values, file="<test>")
+
+
+def write_pipeline(path, inputs, *, service=None, outputs=None, filters=None):
+    """A pipeline file in Fluent Bit's YAML shape."""
+    pipeline = {"inputs": inputs, "filters": filters or [], "outputs": outputs or [{"name": "stdout"}]}
+    document = {"service": service or {}, "pipeline": pipeline}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+class Authority:
+    """One test CA: a server context for 127.0.0.1, the CA file that trusts it, client certificates."""
+
+    def __init__(self, folder: Path) -> None:
+        self.ca = trustme.CA()
+        self.ca_file = str(folder / "ca.pem")
+        self.folder = folder
+        self.ca.cert_pem.write_to_path(self.ca_file)
+
+    def server(self, *, client_certificates: bool = False) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("127.0.0.1").configure_cert(context)
+        if client_certificates:
+            context.verify_mode = ssl.CERT_REQUIRED
+            self.ca.configure_trust(context)
+        return context
+
+    def client(self, name: str = "podship.client") -> dict[str, str]:
+        """A client certificate and key, as the output options that name them."""
+        issued = self.ca.issue_cert(name)
+        cert, key = self.folder / f"{name}.pem", self.folder / f"{name}-key.pem"
+        issued.cert_chain_pems[0].write_to_path(str(cert))
+        issued.private_key_pem.write_to_path(str(key))
+        return {"tls_cert_file": str(cert), "tls_key_file": str(key)}
