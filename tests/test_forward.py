@@ -113,6 +113,16 @@ async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(
     assert (forward.sent_chunks, forward.resent_chunks) == (2, 0)
 
 
+async def test_a_refused_chunk_goes_again_and_the_acked_one_of_its_batch_does_not(tmp_path):
+    peer = await ForwardPeer(refuse=1).start()  # answers {} to the first chunk, acks the rest
+    forward = ForwardOutput(options(FORWARD_OPTIONS, port=peer.port), tmp_path / "state")
+    await asyncio.wait_for(forward.write([record("message", 1), record("maillog", 1)]), 10)
+    await forward.close()
+    await peer.stop()
+    assert sorted(tag for tag, _, _ in peer.records) == ["pod.maillog", "pod.message"]  # once each
+    assert (forward.sent_chunks, forward.resent_chunks) == (2, 1)
+
+
 async def test_the_shared_key_handshake(simulator, tmp_path):
     from podship.runtime.options import Secret
 

@@ -13,8 +13,9 @@ def imported(path):
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path.name}:{node.lineno}: a relative import"  # absolute only
+            yield node.module or ""
 
 
 @pytest.mark.parametrize("path", sorted(CORE.rglob("*.py")), ids=lambda p: str(p.relative_to(CORE)))
@@ -58,7 +59,9 @@ def test_no_import_hides_inside_a_function():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 for inner in ast.walk(node):
-                    if isinstance(inner, ast.ImportFrom) and (inner.module or "").startswith("podship"):
+                    names = [inner.module or ""] if isinstance(inner, ast.ImportFrom) else []
+                    names += [alias.name for alias in inner.names] if isinstance(inner, ast.Import) else []
+                    if any(name.startswith("podship") for name in names):
                         hidden.append(f"{path.relative_to(CORE.parent)}:{inner.lineno}")
     assert hidden == []
 

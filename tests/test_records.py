@@ -3,6 +3,7 @@
 import copy
 import json
 
+import orjson
 import pytest
 
 from podship.core.encode_json import dumps
@@ -232,3 +233,25 @@ def test_a_frame_that_is_not_one_line_of_strict_json_is_re_encoded_even_raw():
     assert b"\n" not in line and json.loads(line)["proofpoint_on_demand"]["filter"]["currentFolder"] == ""
     assert decode_frame(b"\xef\xbb\xbf" + FRAME, 1 << 20).text == FRAME  # a byte-order mark goes
     assert decode_frame(FRAME + b"\r\n", 1 << 20).text == FRAME
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        FRAME.replace(b'"msgParts":[]', b'"score":NaN'),  # JSON to Python's parser, not to RFC 8259
+        FRAME.decode().encode("utf-16"),  # taken by Python's encoding detection
+    ],
+    ids=["nan", "utf-16"],
+)
+def test_a_frame_only_the_lenient_parser_takes_is_never_embedded_as_it_is(frame):
+    decoded = decode_frame(frame, 1 << 20)
+    assert decoded.event is not None and decoded.text == b""
+    record = normalise(decoded.event, "message", "g-1", 1793491201000, {"original": "raw"}, text=decoded.text)
+    line = dumps(record)
+    assert orjson.loads(line)["proofpoint_on_demand"]["guid"] == "g-1"  # strict JSON, UTF-8
+
+
+def test_an_event_id_a_journal_line_cannot_hold_is_refused():
+    for event_id in ("a\nb", "\ud800"):
+        with pytest.raises(ValueError, match="unprintable"):
+            event_identity({"guid": event_id, "ts": 0}, "message")

@@ -147,15 +147,17 @@ def decode_frame(data: bytes | str, max_bytes: int) -> Frame:
         return Frame(reason=f"frame of {size} bytes is over max_frame_bytes ({max_bytes})")
     if not data.strip():
         return EMPTY
-    value = parse_strict(data)
-    if value is None:  # not strict JSON: the lenient parser, and no embedding of the text
+    body = data.removeprefix(_BOM) if isinstance(data, bytes) else data  # orjson refuses a BOM
+    value = parse_strict(body)
+    text = _one_line(body) if value is not None and isinstance(body, bytes) else b""
+    if value is None:  # not strict JSON (NaN, UTF-16, ...): the lenient parser, and no embedding
         try:
             value = loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             return Frame(reason=f"not JSON: {exc}")
     if not isinstance(value, dict):
         return Frame(reason=f"not a JSON object but a {type(value).__name__}")
-    return Frame(event=value, text=_one_line(data) if isinstance(data, bytes) else b"")
+    return Frame(event=value, text=text)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -163,8 +165,7 @@ _BOM = b"\xef\xbb\xbf"
 
 def _one_line(data: bytes) -> bytes:
     """The frame as one NDJSON-safe line, or b"" when it spans lines (a pretty-printed event)."""
-    text = data.removeprefix(_BOM)  # orjson takes a byte-order mark; inside a line it is no JSON
-    text = text.strip() if text[-1] in b" \t\r\n" or text[0] in b" \t\r\n" else text
+    text = data.strip() if data[-1] in b" \t\r\n" or data[0] in b" \t\r\n" else data
     return b"" if b"\n" in text or b"\r" in text else text
 
 
@@ -174,6 +175,8 @@ def event_identity(event: dict[str, Any], kind: str) -> tuple[str, int]:
     event_id = event.get(key)
     if not isinstance(event_id, str) or not event_id:
         raise ValueError(f"no event id: {key!r} is missing or not a string")
+    if not event_id.isprintable():  # a line break or a lone surrogate would break the id journal
+        raise ValueError(f"event id {event_id!r} holds unprintable characters")
     if "ts" not in event:
         raise ValueError("no event time: 'ts' is missing")
     try:

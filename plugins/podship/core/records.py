@@ -109,10 +109,11 @@ def normalise(
         "event_type": kind,
         "event_id": event_id,
     }
-    _put(record, _FIELDS[kind](event))
     how = context.get("original", "compact")
-    if how != "none":
-        record[ORIGINAL_KEY] = RawJSON(text) if how == "raw" and text else _carried(event, how)
+    carried = None if how == "none" else RawJSON(text) if how == "raw" and text else _carried(event, how)
+    _put(record, _FIELDS[kind](event))  # after: putting fields compacts lists shared with the event
+    if carried is not None:
+        record[ORIGINAL_KEY] = carried
     return record
 
 

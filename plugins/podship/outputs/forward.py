@@ -209,13 +209,19 @@ class ForwardOutput:
             chunks.clear()
 
     async def _acks(self, reader: asyncio.StreamReader, chunks: dict[str, bytes]) -> None:
-        while chunks:
+        """Each chunk gets one reply, its ack or `{}` (not taken). All replies are awaited before a
+        refusal is raised: a chunk acked after another was refused must not be sent again."""
+        replies, refused = len(chunks), ""
+        while replies > 0:
             for message in await self._read(reader):
+                replies -= 1
                 acked = fwd.ack_of(message)
                 if acked is None:
-                    raise Refused(f"the receiver answered {str(message)[:40]} instead of an ack")
-                if chunks.pop(acked, None) is not None:
+                    refused = refused or str(message)[:40]
+                elif chunks.pop(acked, None) is not None:
                     self.sent_chunks += 1
+        if refused:
+            raise Refused(f"the receiver answered {refused} instead of an ack")
 
     async def _read(self, reader: asyncio.StreamReader) -> list[Any]:
         data = await reader.read(65536)
