@@ -213,7 +213,7 @@ def relay_file(tmp: Path, port: int, syslog_port: int, **input_options: Any) -> 
     document["service"]["state_dir"] = str(tmp / "relay-state")
     document["pipeline"]["inputs"][0].update({"port": port, **input_options})
     for plugin in document["pipeline"]["filters"]:
-        plugin["rules_file"] = str(Path(CONFIGS.parent, plugin["rules_file"]))
+        plugin["rules_file"] = str(Path(CONFIGS, plugin["rules_file"]))  # relative to the file
     document["pipeline"]["outputs"][0]["port"] = syslog_port
     path = tmp / "relay.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
