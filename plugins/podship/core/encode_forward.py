@@ -23,18 +23,12 @@ from typing import Any, cast
 
 import msgpack
 
-from podship.core.encode_json import RawJSON, loads
+from podship.core.encode_json import unembedded
 from podship.errors import PodshipError
 
-
-def _parsed(value: Any) -> Any:
-    """An original event carried as JSON text (records.normalise) goes out as a map."""
-    if type(value) is RawJSON:
-        return loads(value.text)
-    raise TypeError(f"cannot serialize {type(value).__name__}")
-
-
-_packer = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape", default=_parsed)
+_packer = msgpack.Packer(
+    use_bin_type=True, unicode_errors="surrogateescape", default=unembedded
+)  # RawJSON: a map
 WIRE = {"raw": False, "strict_map_key": False, "unicode_errors": "surrogateescape"}
 
 

@@ -34,30 +34,32 @@ def _embed(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def _parsed(value: Any) -> Any:
+def unembedded(value: Any) -> Any:
+    """A RawJSON as the value it holds: for encoders that cannot embed JSON text (the standard
+    library's, msgpack), as their `default`."""
     if type(value) is RawJSON:
-        return json.loads(value.text)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+        return loads(value.text)
+    raise TypeError(f"{type(value).__name__} is not serialisable")
 
 
 # ASCII escapes keep the fallback's output valid UTF-8 even for a lone surrogate.
-_fallback = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False, default=_parsed)
+_fallback = json.JSONEncoder(
+    ensure_ascii=True, separators=(",", ":"), check_circular=False, default=unembedded
+)
 
 
-def parse_strict(data: bytes | str) -> Any:
-    """The JSON value of `data` where orjson takes it (strict RFC 8259 JSON), else None."""
+def parse(data: bytes | str) -> tuple[Any, bool]:
+    """The JSON value of `data`, and whether it was strict RFC 8259 JSON (what orjson takes);
+    ValueError (or UnicodeDecodeError) when it is not JSON at all."""
     try:
-        return orjson.loads(data)
+        return orjson.loads(data), True
     except orjson.JSONDecodeError:
-        return None
+        return json.loads(data), False
 
 
 def loads(data: bytes | str) -> Any:
     """The JSON value of `data`; ValueError (or UnicodeDecodeError) when it is not JSON."""
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
+    return parse(data)[0]
 
 
 def dumps(record: dict[str, Any]) -> bytes:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from podship.core.encode_json import loads, parse_strict
+from podship.core.encode_json import parse
 from podship.errors import HandshakeError
 
 HOUR_MS = 3_600_000
@@ -148,13 +148,12 @@ def decode_frame(data: bytes | str, max_bytes: int) -> Frame:
     if not data.strip():
         return EMPTY
     body = data.removeprefix(_BOM) if isinstance(data, bytes) else data  # orjson refuses a BOM
-    value = parse_strict(body)
-    text = _one_line(body) if value is not None and isinstance(body, bytes) else b""
-    if value is None:  # not strict JSON (NaN, UTF-16, ...): the lenient parser, and no embedding
-        try:
-            value = loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return Frame(reason=f"not JSON: {exc}")
+    try:
+        value, strict = parse(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Frame(reason=f"not JSON: {exc}")
+    # Only strict JSON is embedded as it is: not NaN, not UTF-16 (the lenient parser takes both).
+    text = _one_line(body) if strict and isinstance(body, bytes) else b""
     if not isinstance(value, dict):
         return Frame(reason=f"not a JSON object but a {type(value).__name__}")
     return Frame(event=value, text=text)
