@@ -152,9 +152,12 @@ class Podship:
         return 0.0
 
 
-async def wait_for(condition: object, timeout: float, what: str) -> None:
+async def wait_for(condition: object, timeout: float, what: str, log: Path | None = None) -> None:
+    """Until `condition()` holds; a timeout fails, with the end of podship's `log` when given
+    (pytest keeps only its last temporary folders: the log must travel in the failure)."""
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            tail = f"\npodship's log ends:\n{log.read_text()[-4000:]}" if log and log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}{tail}")
         await asyncio.sleep(0.2)

@@ -43,7 +43,9 @@ async def test_kill_9_dozens_of_times_during_backfill_and_live(simulator, tmp_pa
     sim.clock.advance(2 * HOUR_MS)  # the hours of every hole are complete in the archive
     await podship.start()
     covered = expected(line, start - 2 * HOUR_MS, floor_hour(sim.clock.now() - ARCHIVE_DELAY))
-    await wait_for(lambda: covered <= set(ledger.read()), 240, "every hole repaired after the kills")
+    await wait_for(
+        lambda: covered <= set(ledger.read()), 240, "every hole repaired after the kills", podship.stderr
+    )
     assert await podship.terminate() == 0
     missing, twice = ledger.verdict("kill -9", covered, kills=podship.kills)
     assert not missing
