@@ -12,6 +12,7 @@ from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
+from podship.runtime.delivery import Delivery
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
 from tests.helpers import options, record
 from tests.pipes import build, connector, run_for, run_until
@@ -71,7 +72,7 @@ async def forward_run(simulator, tmp_path, peer, *, until=200, timeout=30, **val
     pipeline, out = build(tmp_path, [connector(sim, kind, backfill="0s") for kind in ("message", "maillog")])
     # The shipped defaults but `values`: a withheld ack costs the real 30 s ack_timeout.
     port = values.pop("port", None) or peer.port  # a peer that starts late has no port yet
-    forward = ForwardOutput(options(FORWARD_OPTIONS, port=port, **values), tmp_path / "state")
+    forward = ForwardOutput(options(FORWARD_OPTIONS, port=port, **values))
     pipeline.outputs = [forward]
     if until:
         code = await run_until(pipeline, lambda: pipeline.records_out >= until, timeout=timeout)
@@ -94,6 +95,8 @@ async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_conne
     acknowledged = journaled(pipeline)
     assert acknowledged and acknowledged <= set(received_ids(peer))
     assert forward.resent_chunks >= 5  # 2 refused, 2 cut, 1 withheld
+    retried = pipeline.delivery["forward"]["retried"]  # attempts: one may send several chunks again
+    assert 3 <= retried <= forward.resent_chunks, "the pipeline owns the retries, and counts them"
     assert all(count >= 1 for count in peer.chunks.values())
     assert max(peer.chunks.values()) >= 2, "a chunk whose ack was withheld came a second time, same id"
     tags = {tag for tag, _, _ in peer.records}
@@ -103,9 +106,11 @@ async def test_every_record_arrives_through_withheld_acks_refusals_and_cut_conne
 async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(tmp_path):
     peer = await ForwardPeer(hold=2).start()  # acks nothing until two chunks wait for an ack
     values = options(FORWARD_OPTIONS, port=peer.port)
-    forward = ForwardOutput(values, tmp_path / "state")
+    forward = ForwardOutput(values)
     batch = [record("message", 1), record("maillog", 1)]  # two tags: two chunks
-    await asyncio.wait_for(forward.write(batch), 10)  # one chunk at a time would wait 30 s in vain
+    await asyncio.wait_for(
+        Delivery(forward).deliver(batch), 10
+    )  # one chunk at a time would wait 30 s in vain
     await forward.close()
     await peer.stop()
     assert peer.most_unacked == 2
@@ -115,8 +120,8 @@ async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(
 
 async def test_a_refused_chunk_goes_again_and_the_acked_one_of_its_batch_does_not(tmp_path):
     peer = await ForwardPeer(refuse=1).start()  # answers {} to the first chunk, acks the rest
-    forward = ForwardOutput(options(FORWARD_OPTIONS, port=peer.port), tmp_path / "state")
-    await asyncio.wait_for(forward.write([record("message", 1), record("maillog", 1)]), 10)
+    forward = ForwardOutput(options(FORWARD_OPTIONS, port=peer.port))
+    await asyncio.wait_for(Delivery(forward).deliver([record("message", 1), record("maillog", 1)]), 10)
     await forward.close()
     await peer.stop()
     assert sorted(tag for tag, _, _ in peer.records) == ["pod.maillog", "pod.message"]  # once each
@@ -184,17 +189,20 @@ async def test_a_record_over_the_frame_limit_follows_the_oversize_policy(simulat
     peer = await ForwardPeer().start()
     pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")])
     values = options(FORWARD_OPTIONS, port=peer.port, max_frame_bytes=1 << 20, oversize=policy)
-    forward = ForwardOutput(values, tmp_path / "state")
+    forward = ForwardOutput(values)
     pipeline.outputs = [forward]
     code = await run_until(pipeline, lambda: forward.oversize >= 2 and pipeline.records_out >= 30, timeout=60)
     out.close()
     await peer.stop()
     assert code == 0
     assert all(len(json.dumps(record)) < 1 << 20 for _, _, record in peer.records)
-    letters = tmp_path / "state" / f"output-forward-127.0.0.1-{peer.port}" / "deadletter.jsonl"
+    letters = pipeline.inputs[0].store.root / "deadletter.jsonl"  # the dead letters of the record's input
     trimmed = [record for _, _, record in peer.records if "trimmed_fields" in record]
     if policy == "dead_letter":
-        assert len(letters.read_text().splitlines()) == forward.oversize
+        entries = [json.loads(line) for line in letters.read_text().splitlines()]
+        assert len(entries) == forward.oversize == pipeline.delivery["forward"]["dead_letters"]
+        assert all(entry["reason"].startswith("forward: ") for entry in entries), "names the output"
+        assert all(entry["record"]["event_id"] for entry in entries)
         assert not trimmed
     else:
         assert not letters.exists()
@@ -292,11 +300,12 @@ async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_pat
     server = await ReplayServer(name).start()
     key = "wrong-key" if name.endswith("wrongkey") else "recorded-key"
     values = options(FORWARD_OPTIONS, port=server.port, shared_key=key, **extra)
-    forward = ForwardOutput(values, tmp_path / "state")
+    forward = ForwardOutput(values)
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(forward.write([{"event_id": "x", "event_type": "message"}]), 2.0)
+        await asyncio.wait_for(Delivery(forward).deliver([{"event_id": "x", "event_type": "message"}]), 2.0)
     await server.stop()
-    lines = [r.getMessage() for r in caplog.records if r.name == "podship.forward"]
-    assert forward.refused_handshakes == len(lines) == server.connections >= 3, "normal backoff"
-    assert all("the receiver rejected the shared key or hostname" in line for line in lines)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("podship.")]
+    assert forward.refused_handshakes == server.connections >= 3, "normal backoff"
+    assert len(lines) == 1, "said once; the repeats within a minute are summarised"
+    assert "the receiver rejected the shared key or hostname" in lines[0]
     assert not any("codec" in line or "\n" in line for line in lines)

@@ -17,6 +17,7 @@ from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config
+from podship.runtime.delivery import Delivery
 from podship.runtime.pipeline import Pipeline
 from tests.forward_peer import ForwardPeer, transcript
 from tests.helpers import options, record
@@ -94,9 +95,9 @@ async def test_fluent_bits_entry_form_with_metadata_and_gzip_is_acked(tmp_path):
 async def test_podship_forward_into_podship_relay(tmp_path):
     pipeline, task, out = await start_relay(tmp_path)
     values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
-    forward = ForwardOutput(values, tmp_path / "state")
+    forward = ForwardOutput(values)
     records = [record("message", k) for k in range(20)]
-    await forward.write(records)
+    await Delivery(forward).deliver(records)
     assert len(relayed(tmp_path)) == 20  # acked only once the relay's output had written them
     await forward.close()
     pipeline.stop.set()
@@ -108,12 +109,10 @@ async def test_podship_forward_into_podship_relay(tmp_path):
 async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path):
     peer = await ForwardPeer(withhold=1).start()
     values = options(FORWARD_OPTIONS, port=peer.port)
-    downstream = ForwardOutput(values, tmp_path / "state")
+    downstream = ForwardOutput(values)
     pipeline, task, out = await start_relay(tmp_path, outputs=[downstream])
-    upstream = ForwardOutput(
-        {**values, "port": pipeline.inputs[0].port, "ack_timeout": 120.0}, tmp_path / "state"
-    )
-    await upstream.write([record("maillog", 1)])
+    upstream = ForwardOutput({**values, "port": pipeline.inputs[0].port, "ack_timeout": 120.0})
+    await Delivery(upstream).deliver([record("maillog", 1)])
     assert peer.chunks.most_common(1)[0][1] == 2, (
         "the relay acked only after its output was acked (second try, after the 30 s ack_timeout)"
     )
@@ -221,12 +220,12 @@ async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
     pipeline, task, out = await start_relay(tmp_path, inputs=inputs)
     values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     good = {"shared_key": Secret("relay-key"), "username": "podship-user", "password": Secret("pw")}
-    forward = ForwardOutput(values | good, tmp_path / "state")
-    await forward.write([record("message", k) for k in range(5)])
+    forward = ForwardOutput(values | good)
+    await Delivery(forward).deliver([record("message", k) for k in range(5)])
     await forward.close()
-    wrong = ForwardOutput(values | good | {"password": Secret("nope")}, tmp_path / "state")
+    wrong = ForwardOutput(values | good | {"password": Secret("nope")})
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(wrong.write([record("message", 9)]), 1.0)
+        await asyncio.wait_for(Delivery(wrong).deliver([record("message", 9)]), 1.0)
     pipeline.stop.set()
     assert await task == 0
     out.close()

@@ -71,7 +71,7 @@ def test_the_status_log_line_and_the_metrics_format():
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1
         queue = asyncio.Queue()
-        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}  # noqa: RUF012
+        delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0, "dead_letters": 1}}  # noqa: RUF012
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
@@ -81,6 +81,7 @@ def test_the_status_log_line_and_the_metrics_format():
     assert 'podship_mode{connector="acme-message",mode="live"} 1.0' in lines
     assert 'podship_mode{connector="acme-message",mode="backfill"} 0.0' in lines
     assert 'podship_output_retried_total{output="forward"} 2.0' in lines
+    assert 'podship_output_dead_letters_total{output="forward"} 1.0' in lines
     assert "podship_queue_depth 0.0" in lines
     for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds"):
         assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family

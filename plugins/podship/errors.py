@@ -59,3 +59,7 @@ class OutputError(PodshipError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         self.retryable = retryable
         super().__init__(message)
+
+
+class RecordError(PodshipError):
+    """One record an output cannot send as it is (over a size limit): set aside, never retried."""

@@ -22,6 +22,7 @@ import yaml
 
 from podship.outputs.forward import ForwardOutput
 from podship.runtime import config
+from podship.runtime.delivery import Delivery
 from podship.runtime.options import Secret
 from tests.interop.collectors import (
     CONFIGS,
@@ -49,12 +50,12 @@ def podship_output(name: str, tmp: Path, port: int, **changes: Any) -> ForwardOu
     """The forward output of the shipped podship file NAME, pointed at 127.0.0.1:`port`."""
     (output,) = config.load(str(CONFIGS / name), ENV).outputs
     values = {**output.values, "host": "127.0.0.1", "port": port, **changes}
-    return ForwardOutput(values, tmp / "podship-state")
+    return ForwardOutput(values)
 
 
 async def deliver(output: ForwardOutput, batch: list[dict[str, Any]]) -> None:
     for start in range(0, len(batch), 50):
-        await output.write(batch[start : start + 50])
+        await Delivery(output).deliver(batch[start : start + 50])
     await output.close()
 
 
@@ -148,7 +149,7 @@ async def test_a_wrong_key_is_refused_by_fluent_bit_and_reported_as_such(tmp_pat
     with running([FLUENT_BIT, "-c", str(adapted)], log, env={"FORWARD_SHARED_KEY": KEY}) as process:
         await wait_for_port(port, process, log)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(output.write(records("wrong", 5)), 5)
+            await asyncio.wait_for(Delivery(output).deliver(records("wrong", 5)), 5)
     assert output.refused_handshakes >= 2
     assert "shared_key mismatch" in log.read_text()
     assert any("rejected the shared key or hostname" in r.getMessage() for r in caplog.records)

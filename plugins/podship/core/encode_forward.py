@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -206,18 +207,23 @@ class Events:
     chunk: Any
 
 
-def events_of(message: Any) -> Events:
-    """Message, Forward, PackedForward (str or bin entries) or CompressedPackedForward, decoded."""
-    if not isinstance(message, list) or len(message) < 2 or not isinstance(message[0], str):
+class OverLimit(PodshipError, ValueError):
+    """A peer's chunk would take more than the limit once inflated: refused before it is."""
+
+
+def events_of(message: Any, max_bytes: int = 64 << 20) -> Events:
+    """Message, Forward, PackedForward (str or bin entries) or CompressedPackedForward, decoded;
+    a compressed body is inflated to at most `max_bytes` (OverLimit past that)."""
+    if not isinstance(message, list) or len(message) < 2 or not isinstance(message[0], str | bytes):
         raise ValueError("not a Forward message")
     tag, second = message[0], message[1]
     if isinstance(second, bytes | str):  # PackedForward, entries as bin or (Fluentd) str32
         options = _options(message, 2)
-        entries: list[Any] = list(_unpacked(_body(raw(second), options.get("compressed"))))
+        entries: list[Any] = list(_unpacked(_body(raw(second), options.get("compressed"), max_bytes)))
     elif isinstance(second, list):  # Forward
-        options, entries = _options(message, 2), [_clean(item) for item in second]
+        options, entries = _options(message, 2), second
     else:  # Message
-        options, entries = _options(message, 3), [[second, _clean(message[2])]]
+        options, entries = _options(message, 3), [[second, message[2]]]
     return Events(_text(tag), _events(entries), options.get("chunk"))
 
 
@@ -226,16 +232,35 @@ def _options(message: list[Any], index: int) -> dict[str, Any]:
     return options if isinstance(options, dict) else {}
 
 
-def _body(body: bytes, compressed: Any) -> bytes:
-    if compressed in (None, "text"):
+def _body(body: bytes, compressed: Any, max_bytes: int) -> bytes | bytearray:
+    if compressed in (None, "text", b"text"):
         return body
-    if compressed == "gzip":
-        return gzip.decompress(body)  # Fluentd concatenates gzip members; this reads them all
+    if compressed in ("gzip", b"gzip"):
+        return gunzip(body, max_bytes)
     raise ValueError(f"unsupported compression {compressed!a}")
 
 
-def _unpacked(body: bytes) -> msgpack.Unpacker:
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="replace")
+_STEP = 1 << 20  # inflated at most this much at a time: the output is only ever held once
+
+
+def gunzip(body: bytes, max_bytes: int) -> bytearray:
+    """Every gzip member of `body` (Fluentd concatenates them), inflated in steps that never hold
+    more than `max_bytes` of output: a small bomb is refused before it takes the memory it claims."""
+    out = bytearray()
+    while body:
+        inflater = zlib.decompressobj(wbits=31)
+        while body and not inflater.eof:
+            out += inflater.decompress(body, min(_STEP, max_bytes - len(out) + 1))
+            if len(out) > max_bytes:
+                raise OverLimit(f"a gzip chunk inflates to more than {max_bytes} bytes")
+            body = inflater.unconsumed_tail or inflater.unused_data
+        if not inflater.eof:
+            raise ValueError("a gzip chunk ends before its last member does")
+    return out
+
+
+def _unpacked(body: bytes | bytearray) -> msgpack.Unpacker:
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, unicode_errors="surrogateescape")
     unpacker.feed(body)
     return unpacker
 
@@ -251,7 +276,7 @@ def _events(entries: list[Any]) -> list[tuple[int, dict[str, Any]]]:
             continue
         if not isinstance(record, dict):
             raise ValueError(f"a Forward record must be a map, got {type(record).__name__}")
-        events.append((time_ms(time), record))
+        events.append((time_ms(time), _clean(record)))
     return events
 
 
@@ -273,14 +298,21 @@ def time_ms(value: Any) -> int:
     raise ValueError(f"not a Forward time: {ascii(value)[:80]}")
 
 
-def _text(value: str) -> str:
+def _text(value: str | bytes) -> str:
+    """Text from a msgpack str (decoded with surrogateescape) or bin: UTF-8, each byte that is not
+    part of valid UTF-8 replaced by U+FFFD (README: "What the relay takes")."""
     return raw(value).decode("utf-8", "replace")
 
 
 def _clean(value: Any) -> Any:
-    """A value decoded with surrogateescape, with every str made valid UTF-8 (bad bytes replaced)."""
+    """A record with every str and bin, keys included and at any depth, made valid UTF-8 text.
+
+    Ruby strings in ASCII-8BIT (Fluentd's in_exec and in_tail) arrive as bin; a record keeps the
+    same text whichever type its sender used."""
     if isinstance(value, str):
-        return _text(value) if not value.isascii() else value
+        return value if value.isascii() else _text(value)
+    if isinstance(value, bytes):
+        return _text(value)
     if isinstance(value, list):
         return [_clean(item) for item in value]
     if isinstance(value, dict):

@@ -77,3 +77,17 @@ def ndjson_line(record: dict[str, Any]) -> bytes:
 def ndjson_batch(records: Iterable[dict[str, Any]]) -> bytes:
     """A whole batch as one buffer, so that it is written with one call."""
     return b"".join([dumps(record) + b"\n" for record in records])
+
+
+def lenient(value: Any) -> Any:
+    """`value` with every key a str and every leaf a JSON type (others as their repr): what a
+    dead-letter file can always hold of a record that no encoder took."""
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else repr(key): lenient(item) for key, item in value.items()}
+    if type(value) in (list, tuple):  # not a NamedTuple such as msgpack's ExtType: its repr says more
+        return [lenient(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if type(value) is RawJSON:
+        return value.text.decode("utf-8", "replace")
+    return repr(value)

@@ -19,7 +19,8 @@ from podship.devtools.simulator import SimOptions, Simulator
 from podship.errors import OutputError
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config, logsetup
-from podship.runtime.pipeline import Output, Pipeline
+from podship.runtime.delivery import Encoded, Output
+from podship.runtime.pipeline import Pipeline
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
 SHOWN = 3  # records pretty-printed on a terminal
@@ -58,6 +59,7 @@ class TerminalOutput:
 
     name = "stdout"
     tags: frozenset[str] = frozenset()
+    reconnect_max = 30.0
 
     def __init__(self, screen: TextIO) -> None:
         self.screen, self.count, self._shown_at = screen, 0, 0.0
@@ -65,13 +67,17 @@ class TerminalOutput:
     async def start(self) -> None:
         return None
 
-    async def write(self, records: list[dict[str, Any]]) -> None:
-        for record in records[: max(0, SHOWN - self.count)]:
-            shown = {key: value for key, value in record.items() if key != "proofpoint_on_demand"}
-            print(json.dumps(shown, indent=2, ensure_ascii=False), file=self.screen)
-            if "proofpoint_on_demand" in record:
-                print("(the original PoD event, under proofpoint_on_demand, left out)", file=self.screen)
-        self.count += len(records)
+    def encode(self, record: dict[str, Any]) -> Encoded:
+        shown = {key: value for key, value in record.items() if key != "proofpoint_on_demand"}
+        text = json.dumps(shown, indent=2, ensure_ascii=False)
+        if "proofpoint_on_demand" in record:
+            text += "\n(the original PoD event, under proofpoint_on_demand, left out)"
+        return Encoded(text.encode())
+
+    async def send(self, batch: list[Encoded], attempt: int) -> None:
+        for shown in batch[: max(0, SHOWN - self.count)]:
+            print(shown.data.decode(), file=self.screen)
+        self.count += len(batch)
         if time.monotonic() - self._shown_at > 0.2:
             self._shown_at = time.monotonic()
             print(f"\r{self.count} records (piped, podship writes NDJSON)", end="", file=self.screen)

@@ -21,6 +21,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -31,6 +32,7 @@ from podship.inputs.proofpoint import Stats
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
+from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 
 OPTIONS = OptionTable(
     plugin="forward",
@@ -98,9 +100,16 @@ class ForwardInput:
 
     kind = "forward"
 
-    def __init__(self, values: dict[str, Any], emit: Callable[[Item], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        values: dict[str, Any],
+        emit: Callable[[Item], Awaitable[None]],
+        state_dir: Path,
+        dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
+    ) -> None:
         self.values, self.emit = values, emit
         self.name: str = values["alias"] or f"forward-{values['port']}"
+        self.store = Store(state_dir, self.name, dead_letter_max_bytes)
         self.stopping = asyncio.Event()
         self.listening = asyncio.Event()
         self.failure: PodshipError | None = None
@@ -108,6 +117,7 @@ class ForwardInput:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._owners: dict[str, _Chunk] = {}
+        self._writers: set[asyncio.StreamWriter] = set()
         self._serial = itertools.count()
 
     async def start(self) -> None:
@@ -133,18 +143,39 @@ class ForwardInput:
         log.info("relay listening on %s:%d", self.values["listen"], self.port)
         async with server:
             await self.stopping.wait()
+        for writer in self._writers:  # the senders see the close and send again what is not acked
+            writer.close()
         self.stats.mode = "stopped"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = _messages(reader, fwd.Replies(self.values["max_frame_bytes"]))
+        self._writers.add(writer)
         try:
             if self.values["shared_key"] is None or await self._handshake(messages, writer):
                 async for message in messages:
                     await self._take(message, writer)
-        except (ValueError, msgpack.UnpackException, ConnectionError, ssl.SSLError) as exc:
-            log.warning("relay: closing a connection: %s", exc)
+        except (ValueError, msgpack.UnpackException) as exc:  # OverLimit, BufferFull: a size too large
+            self._refuse(_peer(writer), exc)
+        except (ConnectionError, ssl.SSLError) as exc:
+            log.warning("relay: lost a connection from %s: %s", _peer(writer), exc)
+        except asyncio.CancelledError:  # the process is ending; Python 3.11's streams would log a
+            pass  # cancelled connection handler as an error, with a traceback
         finally:
+            self._writers.discard(writer)
             writer.close()
+
+    def _refuse(self, peer: str, exc: Exception) -> None:
+        """A message we will not take (over a size limit, or not Forward): counted, set aside with
+        its reason, said once, and its connection closed, so the sender sends it again elsewhere or
+        later; the other connections go on."""
+        if isinstance(exc, msgpack.BufferFull):
+            reason = f"a message over max_frame_bytes ({self.values['max_frame_bytes']} bytes)"
+        else:
+            reason = str(exc) or type(exc).__name__
+        self.stats.dead_letters += 1
+        self.stats.last_error = f"refused a message from {peer}: {reason}"
+        self.store.dead_letter(self.stats.last_error, b"")
+        log.warning("relay: %s; connection closed", self.stats.last_error)
 
     async def _handshake(self, messages: AsyncIterator[Any], writer: asyncio.StreamWriter) -> bool:
         """HELO, then the client's PING, answered by a PONG; False (after the PONG) on a refusal."""
@@ -169,7 +200,7 @@ class ForwardInput:
         return {self.values["username"]: password.reveal()} if password is not None else {}
 
     async def _take(self, message: Any, writer: asyncio.StreamWriter) -> None:
-        decoded = fwd.events_of(message)
+        decoded = fwd.events_of(message, self.values["max_frame_bytes"])
         chunk = _Chunk(writer, decoded.chunk, len(decoded.events))
         if not decoded.events:
             self._ack(chunk)
@@ -193,8 +224,21 @@ class ForwardInput:
             with contextlib.suppress(ConnectionError):
                 chunk.writer.write(fwd.ack(chunk.chunk_id))
 
+    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+        self.stats.dead_letters += 1
+        self.store.dead_letter(reason, record)
+
+    def pending(self) -> int:
+        """Records received and not yet delivered: their chunks are not acked, so senders resend them."""
+        return len(self._owners)
+
     def commit(self, *, final: bool = False) -> None:
         return None
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    address = writer.get_extra_info("peername")
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else "a peer"
 
 
 async def _messages(reader: asyncio.StreamReader, replies: fwd.Replies) -> AsyncIterator[Any]:
@@ -203,4 +247,10 @@ async def _messages(reader: asyncio.StreamReader, replies: fwd.Replies) -> Async
             yield message
 
 
-PLUGIN = Plugin("forward", "inputs", OPTIONS, lambda site, values: ForwardInput(values, site.emit), check)
+PLUGIN = Plugin(
+    "forward",
+    "inputs",
+    OPTIONS,
+    lambda site, values: ForwardInput(values, site.emit, site.state_dir, site.dead_letter_max_bytes),
+    check,
+)

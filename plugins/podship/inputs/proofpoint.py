@@ -109,6 +109,14 @@ class ProofpointInput:
         self.core.acknowledged(pairs)
         self.store.journal(pairs)
 
+    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+        self.stats.dead_letters += 1
+        self.store.dead_letter(reason, record)
+
+    def pending(self) -> int:
+        """Events received and not yet delivered: the next start fetches them again."""
+        return len(self.core.coverage.pending) if self.core.coverage is not None else 0
+
     def commit(self, *, final: bool = False) -> None:
         """Persist progress; a final commit after a clean close lets the next start resume live."""
         if self.core.coverage is not None:

@@ -2,9 +2,10 @@
 Fluentd `in_forward` or Vector's `fluent` source.
 
 A batch is acknowledged to the pipeline only when the receiver has acked every chunk of it. A chunk
-that is not acked in time, refused with `{}`, or cut by a closed connection is sent again with the
-same chunk id, after a reconnect with backoff; meanwhile the pipeline waits, so backpressure reaches
-the WebSocket and nothing is dropped. Frames stay under `max_frame_bytes` (Fluent Bit closes the
+that is not acked in time, refused with `{}`, or cut by a closed connection fails the attempt; the
+pipeline tries again with its backoff, and the chunk goes again with the same chunk id over a new
+connection; meanwhile the pipeline waits, so backpressure reaches the WebSocket and nothing is
+dropped. Frames stay under `max_frame_bytes` (Fluent Bit closes the
 connection, without an ack, on frames over 6,144,000 bytes); a single record larger than that is
 dead-lettered or trimmed, as `oversize` says, instead of being re-sent forever.
 """
@@ -16,18 +17,17 @@ import base64
 import contextlib
 import logging
 import os
-import random
 import socket
 import ssl
-from pathlib import Path
+from collections import defaultdict
 from typing import Any
 
 from podship.core import encode_forward as fwd
 from podship.core import records
 from podship.core.encode_json import dumps
 from podship.core.models import renderer
-from podship.core.retry import Backoff
-from podship.errors import ConfigError, PodshipError, StreamError
+from podship.errors import ConfigError, OutputError, PodshipError, RecordError
+from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import (
     MODEL_OPTIONS,
     RECONNECT_MAX,
@@ -38,7 +38,6 @@ from podship.runtime.fragments import (
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
-from podship.runtime.state import Store
 from podship.runtime.tls import client_context
 
 OPTIONS = OptionTable(
@@ -110,7 +109,7 @@ class Refused(PodshipError):
 class ForwardOutput:
     name = "forward"
 
-    def __init__(self, values: dict[str, Any], state_dir: Path) -> None:
+    def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
         self.render = renderer(values)  # the tag template reads the syslog-index record; the entry, this
@@ -118,9 +117,10 @@ class ForwardOutput:
             (values["host"], values["port"])
         ]
         self.current = 0
-        self.store = Store(state_dir, f"output-forward-{values['host']}-{values['port']}")
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._replies = fwd.Replies()
+        self.reconnect_max: float = values["reconnect_max"]
+        self._chunks: dict[str, bytes] = {}  # the batch being delivered: what is not acked yet
         self.sent_chunks = self.resent_chunks = self.oversize = self.refused_handshakes = 0
 
     async def start(self) -> None:
@@ -134,60 +134,50 @@ class ForwardOutput:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    async def write(self, records: list[dict[str, Any]]) -> None:
-        compress = self.values["compress"] == "gzip"
+    def encode(self, record: dict[str, Any]) -> Encoded:
+        """The packed entry, tagged; a record over the frame limit is trimmed (by `oversize`) or
+        refused, so that the pipeline sets it aside instead of sending it again forever."""
+        limit = self.values["max_frame_bytes"] - 1024
+        tag = fwd.tag_for(self.values["tag"], record)
+        packed = fwd.entry(int(record.get("timestamp", 0)), self.render(record))
+        if len(packed) <= limit:
+            return Encoded(packed, tag)
+        self.oversize += 1
+        if self.values["oversize"] == "trim":
+            packed = fwd.entry(int(record.get("timestamp", 0)), self.render(_trim(record, limit)))
+            if len(packed) <= limit:
+                return Encoded(packed, tag)
+        size = self.values["max_frame_bytes"]
+        raise RecordError(f"record of {len(packed)} bytes packed is over max_frame_bytes ({size})")
+
+    async def send(self, batch: list[Encoded], attempt: int) -> None:
+        """Until the receiver acks every chunk of the batch. All go out before the first ack is
+        awaited, so a batch costs one round trip however many chunks (tags) it has; a chunk sent
+        again carries the same id, and an acked one is not sent again."""
+        if attempt == 0:
+            self._chunks = self._chunked(batch)
+        else:
+            self.resent_chunks += len(self._chunks)
+        try:
+            with mapped("forward"):
+                await self._send(self._chunks)
+        except (PodshipError, ValueError) as exc:
+            self._disconnect()
+            reason = self._failure(exc)
+            self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
+            raise OutputError(reason) from None
+
+    def _chunked(self, batch: list[Encoded]) -> dict[str, bytes]:
+        """Chunk id -> frame, a chunk per tag, each under `max_frame_bytes`."""
+        compress, by_tag = self.values["compress"] == "gzip", defaultdict(list)
+        for encoded in batch:
+            by_tag[encoded.group].append(encoded.data)
         chunks: dict[str, bytes] = {}
-        for tag, entries in self._entries(records).items():
+        for tag, entries in by_tag.items():
             for group in fwd.split(entries, self.values["max_frame_bytes"] - 1024):
                 chunk_id = base64.b64encode(os.urandom(16)).decode()
                 chunks[chunk_id] = fwd.packed_forward(tag, group, chunk_id, compress=compress)
-        if chunks:
-            await self._deliver(chunks)
-
-    def _entries(self, records: list[dict[str, Any]]) -> dict[str, list[bytes]]:
-        by_tag: dict[str, list[bytes]] = {}
-        for record in records:
-            packed = self._fitting(record)
-            if packed is not None:
-                by_tag.setdefault(fwd.tag_for(self.values["tag"], record), []).append(packed)
-        return by_tag
-
-    def _fitting(self, record: dict[str, Any]) -> bytes | None:
-        """The packed entry, within the frame limit by the `oversize` policy, or None if set aside."""
-        limit = self.values["max_frame_bytes"] - 1024
-        packed = fwd.entry(int(record.get("timestamp", 0)), self.render(record))
-        if len(packed) <= limit:
-            return packed
-        self.oversize += 1
-        if self.values["oversize"] == "trim":
-            trimmed = _trim(record, limit)
-            packed = fwd.entry(int(record.get("timestamp", 0)), self.render(trimmed))
-            if len(packed) <= limit:
-                return packed
-        reason = (
-            f"record of {len(packed)} bytes packed is over max_frame_bytes ({self.values['max_frame_bytes']})"
-        )
-        self.store.dead_letter(reason, dumps(record))
-        log.warning("forward: set a record aside: %s", reason)
-        return None
-
-    async def _deliver(self, chunks: dict[str, bytes]) -> None:
-        """Until the receiver acks every chunk (id -> frame). All go out before the first ack is
-        awaited, so a batch costs one round trip however many chunks (tags) it has; a chunk sent
-        again carries the same id."""
-        retry = Backoff(0.1, self.values["reconnect_max"])
-        while chunks:
-            try:
-                with mapped("forward"):
-                    await self._send(chunks)
-            except (StreamError, ValueError, Refused) as exc:
-                self._disconnect()
-                reason = self._failure(exc)
-                self.current = (self.current + 1) % len(self.targets)  # fail over to the next receiver
-                delay = retry.failed(random.random())
-                log.warning("forward: %s; sending it again in %.1fs", reason, delay)
-                self.resent_chunks += len(chunks)
-                await asyncio.sleep(delay)
+        return chunks
 
     def _failure(self, exc: BaseException) -> str:
         """The log line's reason; a refused handshake is counted and said as such."""
@@ -319,6 +309,4 @@ def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
     return trimmed
 
 
-PLUGIN = Plugin(
-    "forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values, site.state_dir), check
-)
+PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values), check)

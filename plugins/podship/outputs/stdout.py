@@ -12,9 +12,10 @@ import os
 import sys
 from typing import Any, BinaryIO
 
-from podship.core.encode_json import ndjson_batch
-from podship.core.models import render_all
+from podship.core.encode_json import ndjson_line
+from podship.core.models import renderer
 from podship.errors import OutputError
+from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import MODEL_OPTIONS, TAGS
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -39,17 +40,23 @@ OPTIONS = OptionTable(
 
 class StdoutOutput:
     name = "stdout"
+    reconnect_max = 30.0
 
     def __init__(self, values: dict[str, Any], stream: BinaryIO | None = None) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
+        self.render = renderer(values)
         self.stream = stream if stream is not None else sys.stdout.buffer
 
     async def start(self) -> None:
         return None
 
-    async def write(self, records: list[dict[str, Any]]) -> None:
-        await asyncio.to_thread(self._write, ndjson_batch(render_all(records, self.values)))
+    def encode(self, record: dict[str, Any]) -> Encoded:
+        return Encoded(ndjson_line(self.render(record)))
+
+    async def send(self, batch: list[Encoded], attempt: int) -> None:
+        """The whole batch in one write, so that a reader sees whole lines."""
+        await asyncio.to_thread(self._write, b"".join([line.data for line in batch]))
 
     def _write(self, data: bytes) -> None:
         """Every byte, or an error: os.write in a loop, because a buffered writer interrupted in

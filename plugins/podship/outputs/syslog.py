@@ -1,9 +1,10 @@
 """`syslog` output: RFC 5424 (or 3164) over UDP, TCP or TLS, the record as JSON in MSG.
 
 Over TCP and TLS a batch counts as acknowledged once written and drained (octet-counted framing by
-default, as RFC 5425 requires for TLS); a broken connection is reopened with backoff and the whole
-batch sent again (at-least-once). UDP has no acknowledgement: a datagram sent counts as delivered,
-and a message over `udp_max_bytes` loses the original event, then is cut at a character boundary.
+default, as RFC 5425 requires for TLS); a broken connection is reopened, with the pipeline's
+backoff, and the whole batch sent again (at-least-once). UDP has no acknowledgement: a datagram
+sent counts as delivered, and a message over `udp_max_bytes` loses the original event, then is cut
+at a character boundary.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import ssl
 from pathlib import Path
 from typing import Any
 
 from podship.core import encode_syslog as syslog
 from podship.core.models import renderer
-from podship.core.retry import Backoff
 from podship.errors import StreamError
+from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import MODEL_OPTIONS, RECONNECT_MAX, TAGS, tls_verification
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
@@ -100,6 +100,8 @@ class SyslogOutput:
             **{key: values[key] for key in fields}, sd_fields=tuple(values["sd_fields"])
         )
         self.framing = "octet_counting" if values["mode"] == "tls" else values["framing"]
+        self.reconnect_max: float = values["reconnect_max"]
+        self._pid = os.getpid()
         self._writer: asyncio.StreamWriter | None = None
         self._udp: asyncio.DatagramTransport | None = None
 
@@ -107,25 +109,24 @@ class SyslogOutput:
         if self.values["mode"] == "tls" and not self.values["tls_verify"]:
             log.warning("TLS verification is OFF for the syslog receiver %s", self.values["host"])
 
-    async def write(self, records: list[dict[str, Any]]) -> None:
+    def encode(self, record: dict[str, Any]) -> Encoded:
+        """One message: a datagram (UDP) or a framed message on the stream."""
+        udp = self.values["mode"] == "udp"
+        limit = self.values["udp_max_bytes" if udp else "max_message_bytes"]
+        data = syslog.message(record, self.layout, self._pid, limit, self.render)
+        return Encoded(data if udp else syslog.frame(data, self.framing))
+
+    async def send(self, batch: list[Encoded], attempt: int) -> None:
+        """Over TCP and TLS a broken connection is closed, so that the next attempt reconnects and
+        sends the whole batch again (at-least-once)."""
         if self.values["mode"] == "udp":
-            await self._datagrams(records)
+            await self._datagrams(batch)
             return
-        pid, limit = os.getpid(), self.values["max_message_bytes"]
-        payload = b"".join(
-            syslog.frame(syslog.message(record, self.layout, pid, limit, self.render), self.framing)
-            for record in records
-        )
-        retry = Backoff(0.1, self.values["reconnect_max"])
-        while True:
-            try:
-                await self._stream_write(payload)
-                return
-            except StreamError as exc:
-                self._close_stream()
-                delay = retry.failed(random.random())
-                log.warning("syslog: batch not delivered (%s); sending it again in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
+        try:
+            await self._stream_write(b"".join([message.data for message in batch]))
+        except StreamError:
+            self._close_stream()
+            raise
 
     async def _stream_write(self, payload: bytes) -> None:
         with mapped(f"{self.values['host']}:{self.values['port']}"):
@@ -139,15 +140,15 @@ class SyslogOutput:
         self._writer = writer
         return writer
 
-    async def _datagrams(self, records: list[dict[str, Any]]) -> None:
+    async def _datagrams(self, batch: list[Encoded]) -> None:
         if self._udp is None:
             loop = asyncio.get_running_loop()
-            self._udp, _ = await loop.create_datagram_endpoint(
-                asyncio.DatagramProtocol, remote_addr=(self.values["host"], self.values["port"])
-            )
-        limit = self.values["udp_max_bytes"]
-        for record in records:
-            self._udp.sendto(syslog.message(record, self.layout, os.getpid(), limit, self.render))
+            with mapped(f"{self.values['host']}:{self.values['port']}"):
+                self._udp, _ = await loop.create_datagram_endpoint(
+                    asyncio.DatagramProtocol, remote_addr=(self.values["host"], self.values["port"])
+                )
+        for datagram in batch:
+            self._udp.sendto(datagram.data)
 
     def _tls(self) -> ssl.SSLContext | None:
         if self.values["mode"] != "tls":

@@ -28,8 +28,9 @@ _CONNECTOR_COUNTERS = {
 }
 _OUTPUT_COUNTERS = {
     "sent": "Records an output took (written, drained or acknowledged).",
-    "retried": "Batches an output failed to deliver and is trying again.",
-    "failed": "Batches an output failed to deliver for good (the pipeline stops).",
+    "retried": "Attempts at a batch that failed and are tried again (with backoff).",
+    "failed": "Batches an output failed to deliver for good (a reader that closed stdout).",
+    "dead_letters": "Records an output could not encode, set aside in their input's dead-letter file.",
 }
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

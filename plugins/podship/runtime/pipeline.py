@@ -10,36 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from podship.core.retry import Backoff
-from podship.errors import OutputError
+from podship.errors import PodshipError
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
 from podship.runtime import status
+from podship.runtime.delivery import Delivery, Output, SetAside
 from podship.runtime.plugin import Site
 from podship.runtime.registry import PLUGINS
 from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.source import Item, Source
 
 log = logging.getLogger("podship.pipeline")
-
-
-class Output(Protocol):
-    name: str
-    tags: frozenset[str]  # empty: every record; else only records tagged with one of these
-
-    async def start(self) -> None: ...
-
-    async def write(self, records: list[dict[str, Any]]) -> None: ...
-
-    async def close(self) -> None: ...
 
 
 def _built(site: Site, section: str, plugin: PluginConfig) -> Any:
@@ -63,10 +51,10 @@ class Pipeline:
         self.outputs: list[Output] = (
             outputs if outputs is not None else [_built(site, "outputs", p) for p in config.outputs]
         )
-        self.delivery: dict[str, Counter[str]] = {}  # per output label: records sent, batches retried, failed
-        self._labels: dict[int, str] = {}
+        self.delivery: dict[str, Counter[str]] = {}  # per output label: records sent, set aside; retries
+        self._deliveries: dict[int, Delivery] = {}
         for output in self.outputs:
-            self._counts(output)
+            self._delivery(output)
         self.dropped = 0
         self.max_records, self.records_out = max_records, 0
         self.stop = asyncio.Event()
@@ -142,7 +130,7 @@ class Pipeline:
                 batch = await self._take()
                 await self._deliver(self._filter(batch))
                 self._acknowledge(batch)
-        except OutputError as exc:
+        except PodshipError as exc:  # only what no retry can mend: a reader that closed our stdout
             self.fatal = exc
 
     async def _take(self) -> list[Item]:
@@ -152,58 +140,56 @@ class Pipeline:
             batch.append(self.queue.get_nowait())
         return batch
 
-    def _filter(self, batch: list[Item]) -> list[tuple[dict[str, Any], frozenset[str]]]:
-        """The records the filters keep, with their tags; a dropped record counts as delivered."""
+    def _filter(self, batch: list[Item]) -> list[tuple[Item, frozenset[str]]]:
+        """The items the filters keep, with their tags; a dropped record counts as delivered."""
         kept = []
         for item in batch:
-            tags: frozenset[str] = frozenset()
-            for stage in self.filters:
-                decision = stage.decide(item.record)
-                tags |= decision.tags
-                if not decision.keep:
-                    self.dropped += 1
-                    break
+            decision = self._decide(item)
+            if decision is None:
+                self.dropped += 1
             else:
-                kept.append((item.record, tags))
+                kept.append((item, decision))
         return kept
+
+    def _decide(self, item: Item) -> frozenset[str] | None:
+        """The tags the filters give a record, or None when one drops it (or cannot read it)."""
+        tags: frozenset[str] = frozenset()
+        for stage in self.filters:
+            try:
+                decision = stage.decide(item.record)
+            except Exception as exc:  # a record is never a reason to stop
+                reason = f"filter: cannot apply the rules: {type(exc).__name__}: {exc}"
+                item.source.set_aside(reason, item.record)
+                return None
+            if not decision.keep:
+                return None
+            tags |= decision.tags
+        return tags
 
     def reload(self) -> None:
         """SIGHUP: re-read the rules files."""
         for stage in self.filters:
             stage.reload()
 
-    async def _deliver(self, tagged: list[tuple[dict[str, Any], frozenset[str]]]) -> None:
-        """Every output takes its records; a retryable failure is retried, holding the pipeline back."""
+    async def _deliver(self, kept: list[tuple[Item, frozenset[str]]]) -> None:
+        """Every output takes its records, in turn; a batch an output cannot take is retried by its
+        Delivery, holding the pipeline back (backpressure)."""
         for output in self.outputs:
-            counts = self._counts(output)
-            records = [record for record, tags in tagged if not output.tags or output.tags & tags]
-            if not records:
-                continue
-            retry = Backoff(0.5, 30.0)
-            while True:
-                try:
-                    await output.write(records)
-                    counts["sent"] += len(records)
-                    break
-                except OutputError as exc:
-                    counts["retried" if exc.retryable else "failed"] += 1
-                    if not exc.retryable:
-                        raise
-                    delay = retry.failed(random.random())
-                    log.warning("output %s failed: %s; retrying in %.1fs", output.name, exc, delay)
-                    await asyncio.sleep(delay)
+            items = [item for item, tags in kept if not output.tags or output.tags & tags]
+            if items:
+                await self._delivery(output).deliver([item.record for item in items], _aside(items))
 
-    def _counts(self, output: Output) -> Counter[str]:
-        """The delivery counters of an output, labelled `stdout`, `forward`, `forward-2` ..."""
-        label = self._labels.get(id(output))
-        if label is None:
+    def _delivery(self, output: Output) -> Delivery:
+        """The delivery of an output, labelled `stdout`, `forward`, `forward-2` ..."""
+        delivery = self._deliveries.get(id(output))
+        if delivery is None:
             label, n = output.name, 1
             while label in self.delivery:
                 n += 1
                 label = f"{output.name}-{n}"
-            self._labels[id(output)] = label
-            self.delivery[label] = Counter(sent=0, retried=0, failed=0)
-        return self.delivery[label]
+            delivery = self._deliveries[id(output)] = Delivery(output, label)
+            self.delivery[label] = delivery.counts
+        return delivery
 
     def _acknowledge(self, batch: list[Item]) -> None:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
@@ -223,6 +209,15 @@ class Pipeline:
         for source in self.inputs:
             source.commit()
         self._last_commit = time.monotonic()
+
+
+def _aside(items: list[Item]) -> SetAside:
+    """Where an output's set-aside record goes: the dead-letter file of the input it came from."""
+
+    def aside(index: int, reason: str) -> None:
+        items[index].source.set_aside(reason, items[index].record)
+
+    return aside
 
 
 async def _within(awaitable: Awaitable[Any], deadline: float) -> bool:

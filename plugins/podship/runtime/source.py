@@ -9,7 +9,8 @@ from podship.errors import PodshipError
 
 
 class Source(Protocol):
-    """An input: it runs until `stopping` is set, and hears which of its records were delivered."""
+    """An input: it runs until `stopping` is set, and hears which of its records were delivered
+    or set aside."""
 
     name: str
     kind: str
@@ -21,6 +22,13 @@ class Source(Protocol):
     def acked(self, pairs: list[tuple[str, int]]) -> None: ...
 
     def commit(self, *, final: bool = False) -> None: ...
+
+    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+        """A record of this input that a filter or an output could not take: into the dead-letter
+        file, counted; it counts as delivered all the same."""
+
+    def pending(self) -> int:
+        """Records received and not yet delivered (fetched or sent again after a restart)."""
 
 
 class Item(NamedTuple):

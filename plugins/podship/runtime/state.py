@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from podship.core.coverage import Coverage, Timing
+from podship.core.encode_json import lenient
 from podship.core.pod import iso_utc
 from podship.core.seen import Seen
 from podship.errors import ConfigError
@@ -131,17 +132,17 @@ class Store:
         finally:
             os.close(directory)
 
-    def dead_letter(self, reason: str, data: bytes | str) -> None:
-        """Set a bad frame aside with its reason; the file rotates once at its size limit."""
+    def dead_letter(self, reason: str, data: bytes | str | dict[str, Any]) -> None:
+        """Set a bad frame, or a record no output could encode, aside with its reason; the file
+        rotates once at its size limit."""
         path = self.root / _DEAD
         if path.exists() and path.stat().st_size > self.dead_letter_max_bytes:
             os.replace(path, path.with_suffix(".jsonl.1"))
-        entry: dict[str, Any] = {
-            "time": iso_utc(int(time.time() * 1000)),
-            "reason": reason,
-            "size": len(data),
-        }
-        entry.update(_frame_field(data))
+        entry: dict[str, Any] = {"time": iso_utc(int(time.time() * 1000)), "reason": reason}
+        if isinstance(data, dict):
+            entry["record"] = lenient(data)
+        else:
+            entry.update(size=len(data), **_frame_field(data))
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, (json.dumps(entry, ensure_ascii=False) + "\n").encode())

@@ -115,10 +115,9 @@ def started(pipeline: Any) -> None:
 
 def stopped(pipeline: Any, code: int) -> None:
     """The stop line: what went out, and what was still in flight (fetched again at the next start)."""
-    pending = sum(len(getattr(source.coverage, "pending", ())) for source in pipeline.inputs)
-    in_flight = pipeline.queue.qsize() + pending
+    in_flight = pipeline.queue.qsize() + sum(source.pending() for source in pipeline.inputs)
     left = (
-        f"{in_flight} records in flight, fetched again at the next start"
+        f"{in_flight} records in flight, fetched or sent again after the next start"
         if in_flight
         else "nothing in flight"
     )
