@@ -253,6 +253,8 @@ class Coverage:
             "watermark": self.safe_point(),
             "holes": [[hole.start, hole.end] for hole in self.holes],
             "clean_close_at": self.live_closed_at if clean_close and not self.pending else None,
+            # Hours fetched early stay fetched across a restart or `run --once`: "early, once".
+            "fetched_early": sorted([hour, at] for hour, at in self.fetched.items()),
         }
 
     @classmethod
@@ -262,6 +264,7 @@ class Coverage:
             raise ValueError(f"checkpoint version {snapshot.get('version')!r} is not {SNAPSHOT_VERSION}")
         holes = [Hole(int(start), None if end is None else int(end)) for start, end in snapshot["holes"]]
         coverage = cls(timing, watermark=int(snapshot["watermark"]), holes=holes, seen=seen)
+        coverage.fetched = {int(hour): int(at) for hour, at in snapshot.get("fetched_early", [])}
         clean = snapshot.get("clean_close_at")
         if clean is None:
             coverage.holes.append(Hole(coverage.watermark - timing.reorder_ms))
