@@ -251,6 +251,11 @@ class ProofpointInput:
         self._learn_clock(connection)
         try:
             yield connection
+        except asyncio.CancelledError:
+            # Cancelled: no drain is wanted (grace over, stdout closed). A close handshake would
+            # wait `close_timeout` (10 s) behind the frames a full queue no longer reads.
+            connection.transport.abort()
+            raise
         finally:
             await connection.close()
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
 from typing import Any, BinaryIO
 
 from podship.core.encode_json import ndjson_batch
 from podship.core.models import render_all
-from podship.errors import OutputError
+from podship.errors import OutputError, ReaderClosed
 from podship.runtime.fragments import MODEL_OPTIONS, TAGS
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -49,20 +50,27 @@ class StdoutOutput:
         return None
 
     async def write(self, records: list[dict[str, Any]]) -> None:
-        await asyncio.to_thread(self._write, ndjson_batch(render_all(records, self.values)))
+        data = ndjson_batch(render_all(records, self.values))
+        written = await asyncio.to_thread(self._write, data)
+        if written < len(data):  # `| head`: the lines written whole are what the reader was given
+            whole = records[: data.count(b"\n", 0, written)]
+            raise ReaderClosed(Counter(str(record.get("connector", "")) for record in whole))
 
-    def _write(self, data: bytes) -> None:
-        """Every byte, or an error: os.write in a loop, because a buffered writer interrupted in
-        the middle of a large write to a full pipe was seen to drop part of it (under py-spy)."""
+    def _write(self, data: bytes) -> int:
+        """Every byte, or as many as the reader took before it closed the pipe: os.write in a loop,
+        because a buffered writer interrupted in the middle of a large write to a full pipe was
+        seen to drop part of it (under py-spy)."""
+        view = memoryview(data)
         try:
             self.stream.flush()
-            view, fd = memoryview(data), self.stream.fileno()
+            fd = self.stream.fileno()
             while view:
                 view = view[os.write(fd, view) :]
         except BrokenPipeError:
-            raise OutputError("stdout: the reader closed the pipe", retryable=False) from None
+            pass
         except OSError as exc:
             raise OutputError(f"stdout: {exc.strerror}") from None
+        return len(data) - len(view)
 
     async def close(self) -> None:
         return None
