@@ -137,6 +137,7 @@ def _verified(path: str) -> settings.PipelineConfig:
     """The pipeline file, checked as `podship check` does, with logging set up as it says."""
     pipeline_config = config.load(path)
     preflight.verify(pipeline_config)
+    rules_cli.check_pipeline(pipeline_config)
     logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
     return pipeline_config
 
@@ -218,6 +219,7 @@ def _test(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
     preflight.verify(pipeline_config)
+    rules_cli.check_pipeline(pipeline_config)
     print(yaml.safe_dump(config.masked(pipeline_config), sort_keys=False), end="")
     print(f"podship: {args.config} is valid", file=sys.stderr)
     return EXIT_OK

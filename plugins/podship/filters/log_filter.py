@@ -42,15 +42,20 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
-def load_rules(path: str, env: Mapping[str, str]) -> RuleSet:
-    """Read and compile a rules file; every mistake becomes a ConfigError naming file and line."""
+def read_document(path: str) -> Any:
+    """A rules file parsed, each mapping with its `__line__`; YAML errors name file and line."""
     text = read_text(path)
     try:
-        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: safe
+        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise ConfigError(f"{where}invalid YAML: {getattr(exc, 'problem', exc)}", file=path) from None
+
+
+def load_rules(path: str, env: Mapping[str, str]) -> RuleSet:
+    """Read and compile a rules file; every mistake becomes a ConfigError naming file and line."""
+    document = read_document(path)
     try:
         mask_key = str(expand(document.get("mask_key", ""), env)) if isinstance(document, dict) else ""
         return compile_rules(document, mask_key.encode())
