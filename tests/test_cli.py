@@ -1,6 +1,7 @@
 """The command line as a user meets it."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -24,8 +25,7 @@ def test_demo_backfills_then_streams_live_records_on_stdout_and_ends_by_itself(r
     assert len({record["event_id"] for record in records}) == len(records)
     summary = result.stderr.decode().strip().splitlines()[-1]
     assert summary.startswith(f"podship demo: {len(records)} records in ")
-    assert "archive hours backfilled, then live" in summary
-    assert " 0 archive hours" not in summary
+    assert re.search(r"; [1-9]\d* archive hours? backfilled, then live; ", summary), summary
 
 
 def test_demo_stops_after_a_number_of_events_and_drains_what_it_received():

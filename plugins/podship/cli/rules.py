@@ -16,6 +16,7 @@ from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleSet, Tally
 from podship.core.rules_export import fluent_bit, vector
+from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
 from podship.filters.log_filter import load_rules, read_document
@@ -69,7 +70,8 @@ def _check(args: argparse.Namespace) -> int:
         print(f"line {rule.line}: {rule.name}: {rule.action}")
     default = "keep" if ruleset.default_keep else "drop"
     print(
-        f"podship: {args.file}: {len(ruleset.rules)} rules on {ruleset.schema} records, default {default}",
+        f"podship: {args.file}: {counted(len(ruleset.rules), 'rule')} on {ruleset.schema} records, "
+        f"default {default}",
         file=sys.stderr,
     )
     return 0
@@ -94,7 +96,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _summary(ruleset: RuleSet, tally: Tally, total: int, kept: int) -> None:
-    print(f"\n{total} events: {kept} kept, {total - kept} dropped")
+    print(f"\n{counted(total, 'event')}: {kept} kept, {total - kept} dropped")
     for rule in ruleset.rules:
         print(f"  {rule.name}: matched {tally.matched[rule.name]}, dropped {tally.dropped[rule.name]}")
 

@@ -187,6 +187,10 @@ class Coverage:
         """How many archive hours the holes still need, counting those not complete yet."""
         return len(self._due(now))
 
+    def hours_ready(self, now: int) -> int:
+        """How many of those hours can be fetched now (the others wait for the archive)."""
+        return sum(at <= now for at, _ in self._due(now).values())
+
     def next_due(self, now: int) -> int | None:
         """When the next archive window is due (server time); None when nothing is awaited."""
         return min((at for at, _ in self._due(now).values()), default=None)

@@ -14,6 +14,7 @@ import tempfile
 import time
 from typing import Any, TextIO
 
+from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
 from podship.errors import ReaderClosed
@@ -127,11 +128,11 @@ def _summary(pipeline: Pipeline, seconds: float, *, closed: bool) -> None:
     )
     duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
     dead = sum(source.stats.dead_letters for source in pipeline.inputs)
-    windows = sum(source.stats.archive_windows for source in pipeline.inputs)
+    hours = sum(source.stats.archive_hours for source in pipeline.inputs)
     ending = "; then the reader closed the pipe" if closed else ""
     print(
-        f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
-        f"{windows} archive hours backfilled, then live; "
-        f"{duplicates} duplicates dropped, {dead} dead-lettered{ending}",
+        f"podship demo: {counted(pipeline.records_out, 'record')} in {seconds:.1f}s ({per_type}); "
+        f"{counted(hours, 'archive hour')} backfilled, then live; "
+        f"{counted(duplicates, 'duplicate')} dropped, {dead} dead-lettered{ending}",
         file=sys.stderr,
     )

@@ -15,6 +15,7 @@ import yaml
 
 from podship.core.models import DEFAULT, MODELS
 from podship.core.rules import Decision, RuleError, RuleSet, Tally, compile_rules
+from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -96,7 +97,7 @@ class LogFilter:
         except ConfigError as exc:
             log.error("rules not reloaded, the old ones keep running: %s", exc)
             return False
-        log.info("rules reloaded from %s: %d rules", self.path, len(self.rules.rules))
+        log.info("rules reloaded from %s: %s", self.path, counted(len(self.rules.rules), "rule"))
         return True
 
     def counters(self) -> dict[str, dict[str, int]]:
