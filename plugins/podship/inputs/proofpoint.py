@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import logging
 import random
+import socket
 import ssl
 import sys
 import time
@@ -63,6 +64,7 @@ class ProofpointInput:
         context = {
             "tenant_name": values["tenant"],
             "connector": self.name,
+            "collector_host": socket.gethostname(),  # a fleet of collectors: which one shipped it
             "original": values["original_event"],
         }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
