@@ -41,7 +41,15 @@ def test_options_lists_every_plugin_and_version_prints():
     listing = podship("options").stdout.decode()
     assert "proofpoint_pod (input)" in listing
     assert "stdout (output)" in listing
-    assert podship("options", "nope").returncode == 2
+    unknown = podship("options", "nope")
+    assert unknown.returncode == 2
+    assert unknown.stderr.decode() == (
+        "podship options: no plugin named 'nope'; the plugins: "
+        "service, proofpoint_pod, forward, log_filter, stdout, syslog\n"
+    )
+    syslog = podship("options", "syslog").stdout.decode().splitlines()
+    mode = syslog.index(next(line for line in syslog if line.strip().startswith("mode ")))
+    assert syslog[mode + 1].strip() == "one of: udp / tcp / tls", "an enum shows its values"
     assert podship("--version").stdout.decode().startswith("podship 0.1.0")
 
 
@@ -103,3 +111,12 @@ def test_demo_on_a_terminal_shows_a_few_records_and_a_count():
     count = int(text.rstrip().rsplit("\r", 1)[-1].split()[0])
     assert count > 500
     assert len(screen) < 20_000, "not megabytes of JSON"
+
+
+def test_the_shipped_pipeline_serves_its_status_for_podship_status():
+    from pathlib import Path
+
+    from podship.runtime import config
+
+    path = Path(__file__).resolve().parent.parent / "configs" / "podship.yaml"
+    assert config.load_service(str(path))["http_listen"] == "127.0.0.1:2021"

@@ -165,3 +165,4 @@ async def test_podship_status_needs_no_api_key(simulator, tmp_path):
         out.close()
     assert process.returncode == 0, stderr.decode()
     assert "acme-message" in json.loads(stdout)["connectors"]
+    assert stdout.endswith(b"}\n"), "one line, ended: the shell prompt starts a line of its own"

@@ -195,7 +195,7 @@ def _status(args: argparse.Namespace) -> int:
     host = f"[{host}]" if ":" in host else host
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/status", timeout=5) as response:
-            print(response.read().decode(), end="")
+            print(response.read().decode().rstrip("\n"))  # a shell prompt after it starts a line
     except OSError as exc:
         print(f"podship status: no podship answers on {listen}: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -227,8 +227,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> int:
     tables = [t for t in registry.all_tables() if args.plugin in (None, t.plugin)]
-    if not tables:
-        raise ConfigError(f"no plugin named {args.plugin!r}", plugin=args.plugin)
+    if not tables:  # a usage error, like an unknown connector of `podship test`
+        names = ", ".join(dict.fromkeys(t.plugin for t in registry.all_tables()))
+        print(f"podship options: no plugin named {args.plugin!r}; the plugins: {names}", file=sys.stderr)
+        return EXIT_CONFIG
     for table in tables:
         lines = [options.markdown_table(table)] if args.markdown else list(options.text_help(table))
         print("\n".join(lines), end="\n\n")
