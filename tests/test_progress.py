@@ -25,4 +25,4 @@ def test_the_time_left_is_the_hours_to_go_at_the_measured_cost_of_an_hour():
 
 def test_counts_and_spans_read_as_people_write_them():
     assert [counted(n, "hole") for n in (0, 1, 2)] == ["0 holes", "1 hole", "2 holes"]
-    assert [render_span(s) for s in (20, 375, 7800)] == ["20s", "6m15s", "2h10m"]
+    assert [render_span(s) for s in (0.2, 20, 375, 7800)] == ["1s", "20s", "6m15s", "2h10m"]

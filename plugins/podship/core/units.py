@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -58,7 +59,9 @@ def counted(count: int, noun: str) -> str:
 
 
 def render_span(seconds: float) -> str:
-    """`45s`, `6m15s`, `2h10m`: a time left, to the second under an hour."""
+    """`45s`, `6m15s`, `2h10m`: a time left, to the second under an hour, rounded up (a fast
+    hour is `about 1s left`, never `0s` while work remains)."""
+    seconds = float(math.ceil(seconds))
     minutes = int(seconds // 60)
     if minutes >= 60:
         return f"{minutes // 60}h{minutes % 60:02d}m"
