@@ -15,7 +15,7 @@ from podship.core.records import normalise
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "elastic"
 FILES = {"message": "message", "maillog": "mail", "audit": "audit"}
-CONTEXT = {"tenant_name": "acme", "connector": "acme-pod"}
+CONTEXT = {"tenant_name": "acme", "connector": "acme-pod", "collector_host": "collector-1"}
 
 
 def record_of(event: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import trustme
@@ -39,6 +41,18 @@ action(type="omfile" file="{dir}/out.jsonl" template="fields")
 """
 
 
+# The Debian package of each rsyslog module the tests load that does not come with rsyslog itself.
+PACKAGES = {"lmnsd_gtls": "rsyslog-gnutls", "lmnsd_ossl": "rsyslog-openssl"}
+
+
+def _missing(package: str, what: str) -> NoReturn:
+    """CI installs every package (`.ci/run`), so there a missing one is a failure; elsewhere a skip."""
+    how = f"{what}: install the package {package} (apt-get install {package}); tests/run.sh does as root"
+    if os.environ.get("CI"):
+        raise RuntimeError(how)
+    pytest.skip(how)
+
+
 def _free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -47,20 +61,19 @@ def _free_udp_port() -> int:
 
 class Rsyslog:
     def __init__(
-        self, folder: Path, max_message: str = "512k", tcp_port: int = 0, max_frame: str = ""
+        self,
+        folder: Path,
+        max_message: str = "512k",
+        tcp_port: int = 0,
+        max_frame: str = "",
+        module_dir: str | None = None,
     ) -> None:
         binary = shutil.which("rsyslogd") or (
             "/usr/sbin/rsyslogd" if os.path.exists("/usr/sbin/rsyslogd") else None
         )
         if binary is None:
-            if os.environ.get("CI"):
-                raise RuntimeError(
-                    "rsyslogd is missing: .ci/run installs it (apt-get install rsyslog rsyslog-gnutls)"
-                )
-            pytest.skip(
-                "rsyslogd is not installed (apt-get install rsyslog rsyslog-gnutls); CI runs these tests"
-            )
-        self.dir, self.binary = folder, binary
+            _missing("rsyslog", "rsyslogd is not installed")
+        self.dir, self.binary, self.module_dir = folder, binary, module_dir
         self.tcp_port = tcp_port
         folder.mkdir(parents=True, exist_ok=True)
         authority = trustme.CA()
@@ -82,20 +95,49 @@ class Rsyslog:
 
     def start(self) -> Rsyslog:
         command = [self.binary, "-n", "-f", str(self.dir / "rsyslog.conf"), "-i", str(self.dir / "pid")]
+        if self.module_dir:
+            command += ["-M", self.module_dir]
         self.stderr = (self.dir / "stderr").open("wb")
         self.process = subprocess.Popen(command, stderr=self.stderr)
-        for _ in range(400):  # 20 s: a loaded machine
+        try:
+            self._wait_until_listening()
+        except BaseException:  # a skip too: a server that did not start is never left running
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_listening(self) -> None:
+        deadline = time.monotonic() + 20  # a loaded machine
+        while time.monotonic() < deadline:
             if (self.dir / "tls.port").exists() and (self.tcp_port or (self.dir / "tcp.port").exists()):
                 time.sleep(0.2)  # rsyslog writes a port file only for a port it chose itself
                 self.tls = int((self.dir / "tls.port").read_text())
                 self.tcp = self.tcp_port or int((self.dir / "tcp.port").read_text())
-                return self
+                return
+            self._check_failure()
             time.sleep(0.05)
-        raise RuntimeError(f"rsyslogd did not start: {(self.dir / 'stderr').read_text()}")
+        raise RuntimeError(f"rsyslogd did not start within 20 s: {self._stderr()}")
+
+    def _check_failure(self) -> None:
+        """rsyslogd keeps running when a module fails to load, without the inputs that need it."""
+        found = re.search(r"could not load module '(\w+)'", self._stderr())
+        if found:
+            package = PACKAGES.get(found.group(1), "rsyslog")
+            _missing(package, f"rsyslogd could not load its module {found.group(1)!r}")
+        if self.process.poll() is not None:
+            raise RuntimeError(f"rsyslogd exited with {self.process.returncode}: {self._stderr()}")
+
+    def _stderr(self) -> str:
+        return (self.dir / "stderr").read_text(errors="replace")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
         self.stderr.close()
 
     def messages(self, count: int, timeout: float = 10.0) -> list[dict[str, str]]:

@@ -90,7 +90,7 @@ def check(path, capsys, monkeypatch, env_key=True):
         ),
         (
             connector(api_key=None, api_key_file="/nonexistent/key"),
-            "plugin 'proofpoint_pod': option 'api_key_file': cannot read the key file: No such file or directory",
+            "plugin 'proofpoint_pod': option 'api_key_file': cannot read the key file /nonexistent/key: No such file or directory",
         ),
         (connector(api_key=None), "plugin 'proofpoint_pod': option 'api_key': is required (or api_key_file)"),
         ({"name": "kafka"}, "plugin 'kafka': unknown plugin 'kafka' in inputs; available: proofpoint_pod"),
@@ -196,8 +196,16 @@ def test_check_prints_the_effective_config_with_secrets_masked(tmp_path, capsys,
     assert KEY not in out + err
     assert out.count("api_key: '***'") == 2
     assert "alias: acme-maillog" in out
-    assert "backfill: 604800.0" in out
+    assert "backfill: 7d" in out, "durations and sizes as a pipeline file writes them"
+    assert "dead_letter_max_bytes: 64MiB" in out and "checkpoint_interval: 1s" in out
     assert "is valid" in err
+    # What check prints, check accepts (with the key from the environment again).
+    echoed = tmp_path / "echoed.yaml"
+    echoed.write_text(
+        out.replace("api_key: '***'", "api_key: ${POD_API_KEY}", 1).replace("api_key: '***'", "api_key: null")
+    )
+    code, again, _ = check(echoed, capsys, monkeypatch)
+    assert (code, again) == (0, out)
 
 
 def test_the_console_script_exits_2_on_a_config_error(tmp_path):

@@ -2,6 +2,7 @@
 
 import asyncio
 import sys
+import time
 
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults
@@ -127,5 +128,17 @@ async def test_through_an_http_connect_proxy(simulator, tmp_path):
     proxy.stop()
     assert code == 0, out
     assert out.startswith("acme-message: ok")
-    assert proxy.tunnels == [sim.url.split("/")[2]]
-    assert proxy.methods == [b"CONNECT"]
+    # Two sessions: the simulator's clock is not the host's (see the test below).
+    assert set(proxy.tunnels) == {sim.url.split("/")[2]}
+    assert set(proxy.methods) == {b"CONNECT"}
+
+
+async def test_the_hour_asked_for_is_the_one_before_the_servers_clock(simulator, tmp_path):
+    """The simulator's clock is weeks away from the host's, as a skewed host's would be: the test
+    learns the server's from the handshake's Date and asks for the hour before it, which holds events."""
+    sim = await simulator(timeline=LINE, release_secs=1.0)
+    assert abs(sim.clock.now() - time.time() * 1000) > 24 * 3600_000
+    code, out, _ = await podship_test(tmp_path, [connector(sim, "message"), connector(sim, "maillog")])
+    assert code == 0, out
+    for line in out.splitlines():
+        assert "; first event after " in line, line

@@ -148,7 +148,13 @@ def test_a_crash_restart_makes_everything_since_the_watermark_a_hole():
     coverage.admit("a", T0 + 20 * M)
     coverage.acknowledge([("a", T0 + 20 * M)])
     snapshot = coverage.snapshot()
-    assert snapshot == {"version": 1, "watermark": T0 + 20 * M, "holes": [], "clean_close_at": None}
+    assert snapshot == {
+        "version": 1,
+        "watermark": T0 + 20 * M,
+        "holes": [],
+        "clean_close_at": None,
+        "fetched_early": [],
+    }
     restored = Coverage.restore(TIMING, snapshot, seen({"a": T0 + 20 * M}))
     assert holes(restored) == [(T0 + 15 * M, None)]
     assert not restored.admit("a", T0 + 20 * M)
@@ -164,6 +170,27 @@ def test_a_drained_shutdown_resumes_live_without_a_hole():
     assert holes(restored) == []
     restored.live_opened(T0 + 10 * M)
     assert holes(restored) == []
+
+
+def test_an_hour_fetched_early_is_not_fetched_early_again_after_a_restart():
+    """The early fetch is once per hour: the checkpoint keeps it, so cron's `run --once` every 15
+    minutes does not download the seam hour again each run; the final fetch still comes."""
+    now = T0 + 40 * M
+    coverage = Coverage(TIMING, watermark=T0, holes=[Hole(T0 + 5 * M, T0 + 10 * M)])
+    assert coverage.next_action(now) == Archive(T0, T0 + H)
+    coverage.archive_fetched(Archive(T0, T0 + H), opened_at=now)
+    coverage.live_opened(now)
+    coverage.live_closed(now + M, clean=True)
+    snapshot = coverage.snapshot(clean_close=True)
+    assert snapshot["fetched_early"] == [[T0, now]]
+    restored = Coverage.restore(TIMING, snapshot, Seen())
+    assert restored.next_action(now + 2 * M) == Live(until=T0 + 70 * M)
+    assert restored.next_action(T0 + 70 * M) == Archive(T0, T0 + H)
+
+
+def test_a_checkpoint_without_early_fetches_still_loads():
+    old = {"version": 1, "watermark": T0, "holes": [[T0, T0 + M]], "clean_close_at": T0 + M}
+    assert Coverage.restore(TIMING, old, Seen()).next_action(T0 + 40 * M) == Archive(T0, T0 + H)
 
 
 def test_a_shutdown_with_records_in_flight_is_not_clean():

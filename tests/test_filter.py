@@ -58,6 +58,66 @@ def test_a_bad_rules_file_in_a_pipeline_names_both_files(tmp_path, capsys, monke
     )
 
 
+MISSPELLED = """rules:
+  - name: pod-path
+    when: {field: proofpoint_on_demand.filter.someFieldPodAddsLater, op: exists}
+    action: keep
+  - name: dotted-key
+    when: {field: [proofpoint_on_demand, filter, modules, dmarc, authResults, smtp.mailfrom], op: exists}
+    action: keep
+  - name: made-here
+    action: {rename: {subject: title}}
+  - name: on-the-made-field
+    when: {field: title, op: eq, value: x}
+    action: keep
+  - name: typo
+    when: {field: envelope_form, op: eq, value: a@b.example}
+    action: drop
+  - name: typo-in-a-section
+    when: {field: proofpoint_on_demand.fliter.disposition, op: eq, value: reject}
+    action: drop
+"""
+
+
+def test_check_refuses_a_misspelled_field_of_a_rules_file_the_pipeline_names(tmp_path, capsys, monkeypatch):
+    """Fields of the model, paths under PoD's sections (PoD adds fields) and fields the file itself
+    makes pass; a typo is an error of `podship check`, `run` and `rules check`, with a guess."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(MISSPELLED)
+    pipeline = write_pipeline(
+        tmp_path / "p.yaml",
+        [{"name": "proofpoint_pod", "cluster_id": "c", "api_key": "${POD_API_KEY}"}],
+        filters=[{"name": "log_filter", "rules_file": str(rules)}],
+    )
+    monkeypatch.setenv("POD_API_KEY", "k")
+    for command in (["check", "-c", str(pipeline)], ["run", "-c", str(pipeline)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (
+            f"podship: configuration error: {pipeline}: plugin 'log_filter': option 'rules_file': "
+            f"rules file {rules}: line 13: rule 'typo': field 'envelope_form' is not a field of "
+            "syslog_index records; did you mean 'envelope_from'?; line 16: rule 'typo-in-a-section': "
+            "field 'proofpoint_on_demand.fliter.disposition' is not a field of syslog_index records; "
+            "did you mean 'proofpoint_on_demand.filter.disposition'?"
+        )
+    assert main(["rules", "check", str(rules)]) == 2
+    assert "did you mean 'envelope_from'?" in capsys.readouterr().err
+    rules.write_text(MISSPELLED.split("  - name: typo\n", maxsplit=1)[0])
+    assert main(["rules", "check", str(rules)]) == 0
+    assert main(["check", "-c", str(pipeline)]) == 0
+
+
+def test_check_knows_the_fields_of_the_model_a_rules_file_names(tmp_path, capsys, monkeypatch):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "schema: ocsf\nrules:\n  - name: out\n    when: {field: email.smtp_form, op: exists}\n    action: drop\n"
+    )
+    assert main(["rules", "check", str(rules)]) == 2
+    assert "did you mean 'email.smtp_from'?" in capsys.readouterr().err
+    rules.write_text(rules.read_text().replace("smtp_form", "smtp_from"))
+    assert main(["rules", "check", str(rules)]) == 0
+
+
 def test_rules_test_prints_each_decision_and_a_summary(tmp_path, capsys):
     events = tmp_path / "events.jsonl"
     line = Timeline(seed=3)

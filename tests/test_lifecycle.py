@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import signal
 import socket
@@ -68,7 +69,7 @@ async def test_the_life_cycle_is_told_at_info_with_utc_times(simulator, tmp_path
     assert "live session closed: an archive repair is due" in first
     assert "fetching the archive from " in first
     assert "live session closed: stopping" in first
-    assert re.search(r"stopped \(exit 0\): \d+ records delivered; nothing in flight", first)
+    assert re.search(r"stopped \(exit 0\): \d+ records? delivered; nothing in flight", first)
     assert "INFO [acme-message] podship.input: resumed from the checkpoint: delivered up to " in second
     assert KEY not in first + second
 
@@ -96,3 +97,58 @@ async def test_repeated_connect_failures_rise_to_warning_and_json_lines_carry_ut
     assert "(3 failures in a row); reconnecting in " in warning["message"]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["time"]) for entry in entries)
     assert not [entry for entry in entries if entry["level"] == "info"], "log_level warning hides info"
+
+
+async def test_a_reader_that_closes_stdout_ends_run_at_once_quietly_with_the_true_count(simulator, tmp_path):
+    """`podship run | head -1` during a backfill: the inputs are blocked on a full queue, and the
+    process still ends at once (not after the 10 s grace period), exit 0, no warning or error."""
+    sim = await simulator(
+        timeline=LINE, start_ms=LINE.epoch_ms + 5 * HOUR_MS, tokens={KEY: "acme_hosted"}, release_secs=0.1
+    )
+    path = write_pipeline(
+        tmp_path / "p.yaml", [connector(sim, kind, backfill="3h") for kind in ("message", "maillog")]
+    )
+    reader, writer = os.pipe()
+    with (tmp_path / "err.log").open("wb") as err:
+        process = await run_podship(path, KEY, writer, err)
+    os.close(writer)
+    try:
+        first = await asyncio.to_thread(os.read, reader, 65536)
+        await asyncio.sleep(1)  # the backfill fills the pipe and the queue behind it
+        os.close(reader)
+        closed = time.monotonic()
+        code = await asyncio.wait_for(process.wait(), 30)
+        took = time.monotonic() - closed
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    log = (tmp_path / "err.log").read_text()
+    assert json.loads(first.split(b"\n", 1)[0])["event_id"]
+    assert code == 0, log
+    assert took < 5, f"{took:.1f}s to end after the reader closed stdout"
+    assert " WARNING " not in log and " ERROR " not in log, log
+    assert "the reader closed stdout: stopping" in log
+    delivered = int(re.search(r"stopped \(exit 0\): (\d+) records? delivered", log).group(1))
+    assert delivered >= first.count(b"\n") >= 1, "at least the records the reader got are counted"
+
+
+async def test_after_a_restart_archive_windows_are_a_repair_and_counts_read_as_sentences(simulator, tmp_path):
+    sim = await simulator(
+        timeline=LINE, start_ms=LINE.epoch_ms + 5 * HOUR_MS, tokens={KEY: "acme_hosted"}, release_secs=0.1
+    )
+    path = write_pipeline(tmp_path / "p.yaml", [connector(sim, "message", backfill="3h")])
+    err_path = tmp_path / "err.log"
+    assert await run_and_stop(path, err_path, "backfill: ") == 0
+    first = err_path.read_text()
+    sim.clock.advance(3 * HOUR_MS)  # an outage longer than the live resume point: a hole to repair
+    assert await run_and_stop(path, err_path, "repair: ") == 0
+    second = err_path.read_text()[len(first) :]
+    assert re.search(
+        r"resumed from the checkpoint: delivered up to \S+; 1 hole to repair|\d+ holes to", second
+    )
+    assert "backfill: " not in second
+    progress = [line for line in (first + second).splitlines() if re.search(r"(backfill|repair): ", line)]
+    for line in progress:
+        assert not re.search(r"\b1 archive hours\b|\b1 holes\b", line), line
+        assert re.search(r"(backfill|repair): (\[[#.]+\] )?\d+ archive hours? done", line), line

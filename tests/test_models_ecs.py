@@ -33,6 +33,8 @@ EXTRA = {
     "data_stream.dataset": "the same",
     "organization.name": "the PoD tenant (podship's tenant_name)",
     "labels.connector": "the podship connector that collected the event",
+    "agent.type": "podship, the shipper (Elastic Agent writes itself here)",
+    "agent.name": "the host podship ran on (collector_host)",
     "observer.vendor": "audit: set by the integration's current pipeline (after these fixtures were made)",
     "observer.product": "audit: as observer.vendor",
     "log.level": "audit: the current pipeline copies audit.level here",

@@ -55,6 +55,10 @@ def test_an_inbound_message_from_the_public_fixtures():
         "log_provider": "podship",
         "log_source": "acme-pod",
         "tenant_uid": "acme",
+        # The hop that shipped it: podship on its host (which collector of a fleet).
+        "loggers": [
+            {"name": "podship", "device": {"hostname": "collector-1", "type_id": 1, "type": "Server"}}
+        ],
     }
     email = event["email"]
     assert email["from"] == "gsuite-alerts-noreply@google.com"

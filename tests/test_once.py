@@ -77,3 +77,17 @@ async def test_once_catches_up_commits_and_never_ships_twice(simulator, tmp_path
     third = shipped(tmp_path)
     assert max(third.values()) == 1, "a further run delivers nothing twice"
     assert KEY not in (tmp_path / "err.log").read_text()
+
+
+async def test_a_second_run_does_not_fetch_the_early_hour_again(simulator, tmp_path):
+    """The seam hour is fetched early once; the checkpoint remembers it, so a run right after the
+    first (cron, a restart) resumes live and re-downloads nothing (it was 3,608 frames, all dups)."""
+    sim = await simulator(timeline=LINE, start_ms=S0, tokens={KEY: "acme_hosted"}, release_secs=0.1)
+    assert await once(tmp_path, sim) == 0
+    frames, records = sim.stats["frames"], sum(shipped(tmp_path).values())
+    assert "(early: the archive may not hold all of it yet)" in (tmp_path / "err.log").read_text()
+    assert await once(tmp_path, sim) == 0
+    sent = sim.stats["frames"] - frames
+    new = sum(shipped(tmp_path).values()) - records
+    assert sent - new == 0, f"the second run was sent {sent} frames for {new} new records"
+    assert max(shipped(tmp_path).values()) == 1

@@ -115,8 +115,30 @@ def test_maillog_values_that_are_numeric_strings_become_numbers():
     assert record["msg_size_bytes"] == 1234
     assert record["nrcpts"] == 2
     assert record["raw"] == "raw line"
-    assert record["envelope_rcpts"] == ["<a@b>"]
+    assert record["envelope_rcpts"] == ["a@b"]
     assert record["sendmail_status"] == "Sent"
+
+
+def test_maillog_addresses_are_bare_as_in_message_records_so_a_join_works():
+    message = record_of(LINE.event("message", 1), "message")
+    event = {
+        "id": "x",
+        "ts": "2024-06-19T05:25:41.855197-0700",
+        "sm": {"from": "<>", "to": ["<a@b>", "c@d", "<e@f>"]},
+    }
+    record = record_of(event, "maillog")
+    assert record["envelope_rcpts"] == ["a@b", "c@d", "e@f"]
+    assert record["envelope_from"] == "<>", "the null sender (a bounce) keeps its meaning"
+    assert not any(address.startswith("<") for address in message["envelope_rcpts"])
+    assert record_of({**event, "sm": {"from": "<s@b>"}}, "maillog")["envelope_from"] == "s@b"
+
+
+def test_records_name_the_collector_host_when_the_input_knows_it():
+    event = LINE.event("audit", 1)
+    event_id, ts = event_identity(event, "audit")
+    record = normalise(event, "audit", event_id, ts, {**CONTEXT, "collector_host": "collector-7"})
+    assert record["collector_host"] == "collector-7"
+    assert "collector_host" not in record_of(LINE.event("audit", 1), "audit")
 
 
 def test_audit_tags_become_a_map():

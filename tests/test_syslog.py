@@ -204,3 +204,30 @@ def test_readme_shows_this_example():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for line in (*LARGE_RSYSLOG, LARGE_PODSHIP):
         assert line in readme, line
+
+
+def _modules_without(tmp_path, name):
+    """A copy of rsyslog's module folder (links) without one module, as on a host lacking its package."""
+    import glob
+
+    found = glob.glob("/usr/lib/*/rsyslog/imtcp.so") + glob.glob("/usr/lib*/rsyslog/imtcp.so")
+    if not found:
+        pytest.skip("rsyslog's modules are not installed (apt-get install rsyslog rsyslog-gnutls)")
+    folder = tmp_path / "modules"
+    folder.mkdir()
+    for module in os.scandir(os.path.dirname(found[0])):
+        if module.name != f"{name}.so":
+            os.symlink(module.path, folder / module.name)
+    return str(folder)
+
+
+def test_a_missing_tls_module_skips_at_once_naming_the_package(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.delenv("CI", raising=False)
+    server = Rsyslog(tmp_path / "no-tls", module_dir=_modules_without(tmp_path, "lmnsd_gtls"))
+    started = time.monotonic()
+    with pytest.raises(pytest.skip.Exception, match="install the package rsyslog-gnutls"):
+        server.start()
+    assert time.monotonic() - started < 10  # not the 20 s wait for a listener that never comes
+    assert server.process.poll() is not None  # and the half-started rsyslogd is not left running

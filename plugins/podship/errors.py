@@ -63,3 +63,13 @@ class OutputError(PodshipError):
 
 class RecordError(PodshipError):
     """One record an output cannot send as it is (over a size limit): set aside, never retried."""
+
+
+class ReaderClosed(OutputError):
+    """The reader of stdout closed it (`podship run | head`): nothing can be delivered any more, so
+    the process ends at once, quietly, with exit 0. `written` counts, per connector, the records of
+    the batch that reached the reader whole (not acknowledged: the next start ships them again)."""
+
+    def __init__(self, written: dict[str, int]) -> None:
+        super().__init__("stdout: the reader closed it", retryable=False)
+        self.written = written

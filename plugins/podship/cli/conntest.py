@@ -1,8 +1,8 @@
 """`podship test`: can each connector reach PoD and authenticate? One line per connector.
 
-It asks for the last hour's archive rather than the live stream: a live session would move the
-server's live resume point, and a running podship could then lose the events in between. It opens
-no checkpoint and writes none.
+It asks for the last hour's archive (by the server's clock) rather than the live stream: a live
+session would move the server's live resume point, and a running podship could then lose the
+events in between. It opens no checkpoint and writes none.
 """
 
 from __future__ import annotations
@@ -29,13 +29,8 @@ _HINTS = {
 async def probe(values: dict[str, Any], wait_secs: float) -> tuple[bool, str]:
     """(passed, what happened) for one connector."""
     connector = ProofpointInput(values, Path("/nonexistent"), _discard, check_state=False)
-    hour = floor_hour(int(time.time() * 1000)) - HOUR_MS
-    url = stream_url(values["url"], values["cluster_id"], values["type"], hour, hour + HOUR_MS)
-    started = time.monotonic()
     try:
-        async with connector.open_stream(url) as connection:
-            opened = time.monotonic() - started
-            return True, f"ok: authenticated in {opened:.2f}s; {await _first(connection, wait_secs)}"
+        opened, first = await _last_hour(connector, values, wait_secs)
     except HandshakeError as exc:
         return False, f"FAILED: {exc}"
     except PodshipError as exc:
@@ -43,6 +38,40 @@ async def probe(values: dict[str, Any], wait_secs: float) -> tuple[bool, str]:
             (text for marker, text in _HINTS.items() if marker in str(exc)), "Check the URL and the network."
         )
         return False, f"FAILED: {exc} {hint}"
+    return True, f"ok: authenticated in {opened:.2f}s; {first}"
+
+
+async def _last_hour(
+    connector: ProofpointInput, values: dict[str, Any], wait_secs: float
+) -> tuple[float, str]:
+    """Asks for the hour before the host's clock; the handshake's `Date` tells the server's, and
+    when that names another hour (a skewed host, the simulator) the test asks for that one."""
+    started = time.monotonic()
+    url = _hour_before(values, int(time.time() * 1000))
+    async with connector.open_stream(url) as connection:
+        opened = time.monotonic() - started
+        right = _hour_before(values, connector.server_now())
+        if right == url:
+            return opened, await _first(connection, wait_secs)
+    return opened, await _again(connector, right, values["release_wait"], wait_secs)
+
+
+async def _again(connector: ProofpointInput, url: str, release_secs: float, wait_secs: float) -> str:
+    """The second session: a 409 within `release_wait` is the server releasing the first."""
+    deadline = time.monotonic() + release_secs
+    while True:
+        try:
+            async with connector.open_stream(url) as connection:
+                return await _first(connection, wait_secs)
+        except HandshakeError as exc:
+            if exc.status != 409 or time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+
+
+def _hour_before(values: dict[str, Any], now: int) -> str:
+    hour = floor_hour(now) - HOUR_MS
+    return stream_url(values["url"], values["cluster_id"], values["type"], hour, hour + HOUR_MS)
 
 
 async def _first(connection: Any, wait_secs: float) -> str:

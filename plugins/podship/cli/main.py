@@ -137,6 +137,7 @@ def _verified(path: str) -> settings.PipelineConfig:
     """The pipeline file, checked as `podship check` does, with logging set up as it says."""
     pipeline_config = config.load(path)
     preflight.verify(pipeline_config)
+    rules_cli.check_pipeline(pipeline_config)
     logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
     return pipeline_config
 
@@ -194,7 +195,7 @@ def _status(args: argparse.Namespace) -> int:
     host = f"[{host}]" if ":" in host else host
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/status", timeout=5) as response:
-            print(response.read().decode(), end="")
+            print(response.read().decode().rstrip("\n"))  # a shell prompt after it starts a line
     except OSError as exc:
         print(f"podship status: no podship answers on {listen}: {exc}", file=sys.stderr)
         return EXIT_RUNTIME
@@ -218,6 +219,7 @@ def _test(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     pipeline_config = config.load(args.config)
     preflight.verify(pipeline_config)
+    rules_cli.check_pipeline(pipeline_config)
     print(yaml.safe_dump(config.masked(pipeline_config), sort_keys=False), end="")
     print(f"podship: {args.config} is valid", file=sys.stderr)
     return EXIT_OK
@@ -225,8 +227,10 @@ def _check(args: argparse.Namespace) -> int:
 
 def _options(args: argparse.Namespace) -> int:
     tables = [t for t in registry.all_tables() if args.plugin in (None, t.plugin)]
-    if not tables:
-        raise ConfigError(f"no plugin named {args.plugin!r}", plugin=args.plugin)
+    if not tables:  # a usage error, like an unknown connector of `podship test`
+        names = ", ".join(dict.fromkeys(t.plugin for t in registry.all_tables()))
+        print(f"podship options: no plugin named {args.plugin!r}; the plugins: {names}", file=sys.stderr)
+        return EXIT_CONFIG
     for table in tables:
         lines = [options.markdown_table(table)] if args.markdown else list(options.text_help(table))
         print("\n".join(lines), end="\n\n")

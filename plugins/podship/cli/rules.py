@@ -16,9 +16,11 @@ from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.core.rules import RuleSet, Tally
 from podship.core.rules_export import fluent_bit, vector
+from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
-from podship.filters.log_filter import load_rules
+from podship.filters.log_filter import load_rules, read_document
+from podship.runtime.settings import PipelineConfig
 from podship.runtime.text import read_text
 
 
@@ -39,15 +41,37 @@ def add_parser(commands: Any) -> None:
     export.set_defaults(handler=_export)
 
 
+def check_fields(path: str, schema: str) -> None:
+    """A field that no record of the file's model has (nor PoD's event, under one of its sections)
+    would never match: a ConfigError, with the nearest known field."""
+    problems = unknown_fields(read_document(path), schema)
+    if problems:
+        raise ConfigError("; ".join(problems), file=path)
+
+
+def check_pipeline(config: PipelineConfig) -> None:
+    """`podship check` and a start: the fields of every rules file the pipeline names."""
+    for plugin in config.filters:
+        if plugin.name == "log_filter":
+            path = plugin.values["rules_file"]
+            try:
+                check_fields(path, load_rules(path, os.environ).schema)
+            except ConfigError as exc:
+                problem = f"rules file {exc.file}: {exc.problem}"
+                raise ConfigError(
+                    problem, file=config.file, plugin=plugin.name, option="rules_file"
+                ) from None
+
+
 def _check(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
+    check_fields(args.file, ruleset.schema)
     for rule in ruleset.rules:
         print(f"line {rule.line}: {rule.name}: {rule.action}")
-    for warning in unknown_fields(yaml.safe_load(read_text(args.file)), ruleset.schema):
-        print(f"podship: {args.file}: warning: {warning}", file=sys.stderr)
     default = "keep" if ruleset.default_keep else "drop"
     print(
-        f"podship: {args.file}: {len(ruleset.rules)} rules on {ruleset.schema} records, default {default}",
+        f"podship: {args.file}: {counted(len(ruleset.rules), 'rule')} on {ruleset.schema} records, "
+        f"default {default}",
         file=sys.stderr,
     )
     return 0
@@ -72,7 +96,7 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def _summary(ruleset: RuleSet, tally: Tally, total: int, kept: int) -> None:
-    print(f"\n{total} events: {kept} kept, {total - kept} dropped")
+    print(f"\n{counted(total, 'event')}: {kept} kept, {total - kept} dropped")
     for rule in ruleset.rules:
         print(f"  {rule.name}: matched {tally.matched[rule.name]}, dropped {tally.dropped[rule.name]}")
 

@@ -19,6 +19,7 @@ from podship.core.coverage import Archive, Coverage, Live
 from podship.core.pod import HOUR_MS, Frame, decode_frame, event_identity, iso_utc
 from podship.core.records import normalise
 from podship.core.retry import Backoff
+from podship.core.units import counted
 from podship.errors import HandshakeError, PodshipError
 
 RELEASE_STEP_MAX = 0.5  # seconds between two tries while the server releases our last session
@@ -140,7 +141,8 @@ class Connector:
         due = self.coverage.next_due(now)
         if due is None or due <= now:
             return ""
-        return f"{self.coverage.hours_to_repair(now)} archive hours, the next due at {iso_utc(due)}"
+        hours = counted(self.coverage.hours_to_repair(now), "archive hour")
+        return f"{hours}, the next due at {iso_utc(due)}"
 
     # --- sessions -----------------------------------------------------------------------------
 

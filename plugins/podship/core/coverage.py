@@ -187,6 +187,10 @@ class Coverage:
         """How many archive hours the holes still need, counting those not complete yet."""
         return len(self._due(now))
 
+    def hours_ready(self, now: int) -> int:
+        """How many of those hours can be fetched now (the others wait for the archive)."""
+        return sum(at <= now for at, _ in self._due(now).values())
+
     def next_due(self, now: int) -> int | None:
         """When the next archive window is due (server time); None when nothing is awaited."""
         return min((at for at, _ in self._due(now).values()), default=None)
@@ -253,6 +257,8 @@ class Coverage:
             "watermark": self.safe_point(),
             "holes": [[hole.start, hole.end] for hole in self.holes],
             "clean_close_at": self.live_closed_at if clean_close and not self.pending else None,
+            # Hours fetched early stay fetched across a restart or `run --once`: "early, once".
+            "fetched_early": sorted([hour, at] for hour, at in self.fetched.items()),
         }
 
     @classmethod
@@ -262,6 +268,7 @@ class Coverage:
             raise ValueError(f"checkpoint version {snapshot.get('version')!r} is not {SNAPSHOT_VERSION}")
         holes = [Hole(int(start), None if end is None else int(end)) for start, end in snapshot["holes"]]
         coverage = cls(timing, watermark=int(snapshot["watermark"]), holes=holes, seen=seen)
+        coverage.fetched = {int(hour): int(at) for hour, at in snapshot.get("fetched_early", [])}
         clean = snapshot.get("clean_close_at")
         if clean is None:
             coverage.holes.append(Hole(coverage.watermark - timing.reorder_ms))

@@ -19,6 +19,13 @@ TYPES = ("message", "maillog", "audit")
 TYPE_ALIASES = {"sendmail": "maillog"}
 ID_KEYS = {"message": "guid", "maillog": "id", "audit": "guid"}
 DEFAULT_URL = "wss://logstream.proofpoint.com/v1/stream"
+# The top-level sections of each type's event (pod-log-api.md): below them PoD adds fields over
+# time, so a rule may name any path under one; a path under no section is a typo.
+SECTIONS = {
+    "message": ("guid", "ts", "connection", "envelope", "filter", "msg", "msgParts", "metadata", "pps"),
+    "maillog": ("id", "ts", "data", "sm", "tls", "pps", "metadata"),
+    "audit": ("guid", "ts", "audit", "metadata"),
+}
 
 
 def parse_ts(value: object) -> int:

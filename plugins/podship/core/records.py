@@ -96,7 +96,8 @@ def normalise(
 ) -> Record:
     """The syslog-index record of one event, which it takes over (blanks are removed in place).
 
-    `context` holds tenant_name, connector and original (one of ORIGINALS, compact when absent);
+    `context` holds tenant_name, connector, collector_host (the host podship runs on) and original
+    (one of ORIGINALS, compact when absent);
     `text` is the frame's JSON where it can be embedded as it is (see pod.Frame).
     """
     record: Record = {
@@ -106,6 +107,7 @@ def normalise(
         "msg_origin": _origin_tags(),
         "tenant_name": context.get("tenant_name"),
         "connector": context.get("connector"),
+        "collector_host": context.get("collector_host"),
         "event_type": kind,
         "event_id": event_id,
     }
@@ -125,7 +127,7 @@ def _put(record: Record, fields: dict[str, Any]) -> None:
             compact(value)
         if value or not (value is None or type(value) in _BLANKABLE):
             record[key] = value
-    for key in ("tenant_name", "connector"):
+    for key in ("tenant_name", "connector", "collector_host"):
         if not record[key]:
             del record[key]
 
@@ -279,8 +281,8 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "raw": event.get("data"),
         "queue_id": sm.get("qid"),
-        "envelope_from": sm.get("from"),
-        "envelope_rcpts": as_list(sm.get("to")),
+        "envelope_from": _bare(sm.get("from")),
+        "envelope_rcpts": [_bare(to) for to in as_list(sm.get("to"))],
         "sendmail_status": sm.get("stat"),
         "dsn": sm.get("dsn"),
         "relay": sm.get("relay"),
@@ -295,6 +297,14 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
         "tls_verify": dig(event, "tls", "verify") or sm.get("tls.verify"),
     }
     return fields | _origin(event)
+
+
+def _bare(address: Any) -> Any:
+    """sendmail writes `<a@b>`; message events carry `a@b`: bare, so that a join on an address
+    works across types (the null sender `<>` stays as it is: it means a bounce)."""
+    if isinstance(address, str) and len(address) > 2 and address[0] == "<" and address[-1] == ">":
+        return address[1:-1]
+    return address
 
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -50,3 +51,18 @@ def render_size(size: int) -> str:
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 hole`, `2 holes`: log lines read as sentences (every noun podship counts is regular)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def render_span(seconds: float) -> str:
+    """`45s`, `6m15s`, `2h10m`: a time left, to the second under an hour, rounded up (a fast
+    hour is `about 1s left`, never `0s` while work remains)."""
+    seconds = float(math.ceil(seconds))
+    minutes = int(seconds // 60)
+    if minutes >= 60:
+        return f"{minutes // 60}h{minutes % 60:02d}m"
+    return f"{minutes}m{int(seconds % 60):02d}s" if minutes else f"{int(seconds)}s"

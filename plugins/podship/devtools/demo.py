@@ -14,9 +14,10 @@ import tempfile
 import time
 from typing import Any, TextIO
 
+from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
-from podship.errors import OutputError
+from podship.errors import ReaderClosed
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config, logsetup
 from podship.runtime.delivery import Encoded, Output
@@ -102,10 +103,9 @@ async def _run(args: argparse.Namespace, serve: Any, output: Output) -> int:
             parsed = config.parse(document, "<demo>", {"POD_API_KEY": "sim-token"})
             pipeline = Pipeline(parsed, outputs=[output], max_records=args.events or 0)
             started = time.monotonic()
-            code = await serve(pipeline, 0.0 if args.follow else args.seconds)
-            closed = isinstance(pipeline.fatal, OutputError)
-            _summary(pipeline, time.monotonic() - started, closed=closed)
-    return 0 if closed else code  # `podship demo | head`: the reader had what it wanted
+            code: int = await serve(pipeline, 0.0 if args.follow else args.seconds)
+            _summary(pipeline, time.monotonic() - started, closed=pipeline.reader_closed)
+    return code
 
 
 def _document(url: str, state_dir: str) -> dict[str, Any]:
@@ -128,14 +128,17 @@ def _document(url: str, state_dir: str) -> dict[str, Any]:
 
 def _summary(pipeline: Pipeline, seconds: float, *, closed: bool) -> None:
     """Counts of what reached stdout (delivered), not of what was received."""
-    per_type = ", ".join(f"{source.kind} {source.stats.delivered}" for source in pipeline.inputs)
+    written = pipeline.fatal.written if isinstance(pipeline.fatal, ReaderClosed) else {}
+    per_type = ", ".join(
+        f"{source.kind} {source.stats.delivered + written.get(source.name, 0)}" for source in pipeline.inputs
+    )
     duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
     dead = sum(source.stats.dead_letters for source in pipeline.inputs)
-    windows = sum(source.stats.archive_windows for source in pipeline.inputs)
+    hours = sum(source.stats.archive_hours for source in pipeline.inputs)
     ending = "; then the reader closed the pipe" if closed else ""
     print(
-        f"podship demo: {pipeline.records_out} records in {seconds:.1f}s ({per_type}); "
-        f"{windows} archive hours backfilled, then live; "
-        f"{duplicates} duplicates dropped, {dead} dead-lettered{ending}",
+        f"podship demo: {counted(pipeline.records_out, 'record')} in {seconds:.1f}s ({per_type}); "
+        f"{counted(hours, 'archive hour')} backfilled, then live; "
+        f"{counted(duplicates, 'duplicate')} dropped, {dead} dead-lettered{ending}",
         file=sys.stderr,
     )

@@ -15,6 +15,7 @@ import yaml
 
 from podship.core.models import DEFAULT, MODELS
 from podship.core.rules import Decision, RuleError, RuleSet, Tally, compile_rules
+from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
@@ -42,15 +43,20 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
-def load_rules(path: str, env: Mapping[str, str]) -> RuleSet:
-    """Read and compile a rules file; every mistake becomes a ConfigError naming file and line."""
+def read_document(path: str) -> Any:
+    """A rules file parsed, each mapping with its `__line__`; YAML errors name file and line."""
     text = read_text(path)
     try:
-        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: safe
+        return yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass: safe
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise ConfigError(f"{where}invalid YAML: {getattr(exc, 'problem', exc)}", file=path) from None
+
+
+def load_rules(path: str, env: Mapping[str, str]) -> RuleSet:
+    """Read and compile a rules file; every mistake becomes a ConfigError naming file and line."""
+    document = read_document(path)
     try:
         mask_key = str(expand(document.get("mask_key", ""), env)) if isinstance(document, dict) else ""
         return compile_rules(document, mask_key.encode())
@@ -91,7 +97,7 @@ class LogFilter:
         except ConfigError as exc:
             log.error("rules not reloaded, the old ones keep running: %s", exc)
             return False
-        log.info("rules reloaded from %s: %d rules", self.path, len(self.rules.rules))
+        log.info("rules reloaded from %s: %s", self.path, counted(len(self.rules.rules), "rule"))
         return True
 
     def counters(self) -> dict[str, dict[str, int]]:

@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import logging
 import random
+import socket
 import ssl
 import sys
 import time
@@ -26,9 +27,10 @@ from websockets.exceptions import ConnectionClosedOK
 
 from podship.core.connector import Connector, Ended, Settings, Stats, Wait
 from podship.core.coverage import Archive, Coverage, Timing
-from podship.core.pod import iso_utc, stream_url
-from podship.core.units import render_duration
+from podship.core.pod import HOUR_MS, iso_utc, stream_url
+from podship.core.units import counted, render_duration
 from podship.errors import PodshipError, StreamError
+from podship.inputs.progress import Progress, bar
 from podship.inputs.proofpoint_options import OPTIONS, check
 from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
@@ -62,6 +64,7 @@ class ProofpointInput:
         context = {
             "tenant_name": values["tenant"],
             "connector": self.name,
+            "collector_host": socket.gethostname(),  # a fleet of collectors: which one shipped it
             "original": values["original_event"],
         }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
@@ -71,6 +74,7 @@ class ProofpointInput:
         self.stopping = asyncio.Event()
         self._started = self._last_frame = time.monotonic()
         self._closed_by_us: Ended | None = None
+        self.progress, self._backfill_to = Progress(), 0  # until then, archive windows are repairs
         self.log = logging.LoggerAdapter(log, {"connector": self.name})
 
     @property
@@ -100,6 +104,7 @@ class ProofpointInput:
         if self.core.coverage is None:
             first = not self.store.has_checkpoint()
             coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
+            self._backfill_to = now + self.timing.reorder_ms if first else 0
             self.log.info("%s", _started(coverage, first, self.values["backfill"]))
             return coverage
         return self.core.coverage
@@ -182,6 +187,7 @@ class ProofpointInput:
     async def _archive(self, window: Archive) -> None:
         url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
         holes = len(self.coverage.holes) if self.coverage else 0
+        started, events = time.monotonic(), self.stats.events
         async with self.open_stream(url) as ws:
             self.core.opened_archive(window, self.server_now())
             early = self.core.early(window)
@@ -191,8 +197,11 @@ class ProofpointInput:
                 iso_utc(window.to),
                 " (early: the archive may not hold all of it yet)" if early else "",
             )
-            await self._session(ws, None, quiet=early)
-        self._progress()
+            how = await self._session(ws, None, quiet=early)
+        if how is Ended.COMPLETE:
+            hours = (window.to - window.since) // HOUR_MS
+            self.progress.measured(hours, time.monotonic() - started, self.stats.events - events)
+        self._progress(window)
         if holes and self.coverage is not None and not self.coverage.holes:
             self.log.info("repairs done: every hole is filled from the archive")
 
@@ -232,24 +241,20 @@ class ProofpointInput:
         self._closed_by_us = how
         await connection.close()
 
-    def _progress(self) -> None:
-        """A backfill progress line: hours done and to go, rate, time left, or what is awaited."""
+    def _progress(self, window: Archive) -> None:
+        """A progress line: hours done and to go, rate and time left, or what is awaited. A window
+        of the first start's span is the backfill; any other is a repair (a drop, an outage)."""
         assert self.coverage is not None
         now = self.server_now()
+        word = "backfill" if window.since < self._backfill_to else "repair"
         done, left = self.stats.archive_hours, self.coverage.hours_to_repair(now)
         due = self.coverage.next_due(now)
         if due is not None and due > now:
-            self.log.info("backfill: %d archive hours done; awaiting %s", done, self.core.awaiting(now))
+            self.log.info("%s", self.progress.awaiting(word, done, self.core.awaiting(now)))
             return
-        elapsed = max(time.monotonic() - self._started, 1e-3)
-        self.log.info(
-            "backfill: %s%d archive hours done, %d to go, %.0f events/s, about %s left",
-            _bar(done, done + left) if sys.stderr.isatty() else "",
-            done,
-            left,
-            self.stats.events / elapsed,
-            _duration(left * elapsed / max(done, 1)),
-        )
+        shown = bar(done, done + left) if sys.stderr.isatty() else ""
+        ready = self.coverage.hours_ready(now)
+        self.log.info("%s", self.progress.line(word, done, left, ready, shown))
 
     @contextlib.asynccontextmanager
     async def open_stream(self, url: str) -> AsyncIterator[ClientConnection]:
@@ -259,6 +264,11 @@ class ProofpointInput:
         self._learn_clock(connection)
         try:
             yield connection
+        except asyncio.CancelledError:
+            # Cancelled: no drain is wanted (grace over, stdout closed). A close handshake would
+            # wait `close_timeout` (10 s) behind the frames a full queue no longer reads.
+            connection.transport.abort()
+            raise
         finally:
             await connection.close()
 
@@ -312,7 +322,7 @@ def _started(coverage: Coverage, first: bool, backfill_secs: float) -> str:
         return (
             f"first start: backfilling {render_duration(backfill_secs)}, from {iso_utc(coverage.watermark)}"
         )
-    holes = f"; {len(coverage.holes)} holes to repair" if coverage.holes else ""
+    holes = f"; {counted(len(coverage.holes), 'hole')} to repair" if coverage.holes else ""
     return f"resumed from the checkpoint: delivered up to {iso_utc(coverage.watermark)}{holes}"
 
 
@@ -323,17 +333,6 @@ def _why(how: Ended, stopping: bool) -> str:
         Ended.IDLE: "caught up with the present (--once)",
         Ended.DROPPED: "the connection dropped",
     }[how]
-
-
-def _duration(seconds: float) -> str:
-    minutes = int(seconds // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m{int(seconds % 60):02d}s"
-
-
-def _bar(done: int, total: int, width: int = 24) -> str:
-    """`[#########...............] ` for people watching a terminal; logs off a terminal get none."""
-    filled = width * done // max(total, 1)
-    return f"[{'#' * filled}{'.' * (width - filled)}] "
 
 
 PLUGIN = Plugin(

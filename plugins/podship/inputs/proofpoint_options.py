@@ -178,7 +178,7 @@ def _api_key(values: dict[str, Any], path: str) -> Secret:
             key = Path(values["api_key_file"]).read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(
-                f"cannot read the key file: {exc.strerror}",
+                f"cannot read the key file {values['api_key_file']}: {exc.strerror}",
                 file=path,
                 plugin=OPTIONS.plugin,
                 option="api_key_file",

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections import Counter
 from typing import Any, BinaryIO
 
 from podship.core.encode_json import ndjson_line
 from podship.core.models import renderer
-from podship.errors import OutputError
+from podship.errors import OutputError, ReaderClosed
 from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import MODEL_OPTIONS, TAGS
 from podship.runtime.options import Option, OptionTable
@@ -52,24 +53,33 @@ class StdoutOutput:
         return None
 
     def encode(self, record: dict[str, Any]) -> Encoded:
-        return Encoded(ndjson_line(self.render(record)))
+        """The line, grouped by connector: what a reader that closes the pipe was given is counted
+        per connector."""
+        return Encoded(ndjson_line(self.render(record)), str(record.get("connector", "")))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
         """The whole batch in one write, so that a reader sees whole lines."""
-        await asyncio.to_thread(self._write, b"".join([line.data for line in batch]))
+        data = b"".join([line.data for line in batch])
+        written = await asyncio.to_thread(self._write, data)
+        if written < len(data):  # `| head`: the lines written whole are what the reader was given
+            whole = batch[: data.count(b"\n", 0, written)]
+            raise ReaderClosed(Counter(line.group for line in whole))
 
-    def _write(self, data: bytes) -> None:
-        """Every byte, or an error: os.write in a loop, because a buffered writer interrupted in
-        the middle of a large write to a full pipe was seen to drop part of it (under py-spy)."""
+    def _write(self, data: bytes) -> int:
+        """Every byte, or as many as the reader took before it closed the pipe: os.write in a loop,
+        because a buffered writer interrupted in the middle of a large write to a full pipe was
+        seen to drop part of it (under py-spy)."""
+        view = memoryview(data)
         try:
             self.stream.flush()
-            view, fd = memoryview(data), self.stream.fileno()
+            fd = self.stream.fileno()
             while view:
                 view = view[os.write(fd, view) :]
         except BrokenPipeError:
-            raise OutputError("stdout: the reader closed the pipe", retryable=False) from None
+            pass
         except OSError as exc:
             raise OutputError(f"stdout: {exc.strerror}") from None
+        return len(data) - len(view)
 
     async def close(self) -> None:
         return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from podship.errors import ConfigError
 from podship.runtime.checks import check_pipeline
-from podship.runtime.options import OptionTable, Secret
+from podship.runtime.options import OptionTable
 from podship.runtime.registry import plugin_for
 from podship.runtime.settings import SERVICE, PipelineConfig, PluginConfig
 from podship.runtime.text import VARIABLE, expand, read_yaml
@@ -154,19 +154,15 @@ def _expanded(table: OptionTable, key: str, value: Any, path: str, env: Mapping[
 
 
 def masked(config: PipelineConfig) -> dict[str, Any]:
-    """The effective configuration with every secret replaced by `***`, for `podship check`."""
+    """The effective configuration as a pipeline file writes it, every secret as `***`, for
+    `podship check`: durations and sizes in their units (`1s`, `64MiB`), as check accepts them."""
 
-    def show(values: dict[str, Any]) -> dict[str, Any]:
-        return {key: "***" if isinstance(value, Secret) else value for key, value in values.items()}
+    def entries(section: str, plugins: list[PluginConfig]) -> list[dict[str, Any]]:
+        tables = [plugin_for(section, plugin.name, config.file).options for plugin in plugins]
+        return [{"name": p.name, **t.shown(p.values)} for p, t in zip(plugins, tables, strict=True)]
 
-    def entries(plugins: list[PluginConfig]) -> list[dict[str, Any]]:
-        return [{"name": plugin.name, **show(plugin.values)} for plugin in plugins]
-
+    sections = ("inputs", "filters", "outputs")
     return {
-        "service": show(config.service),
-        "pipeline": {
-            "inputs": entries(config.inputs),
-            "filters": entries(config.filters),
-            "outputs": entries(config.outputs),
-        },
+        "service": SERVICE.shown(config.service),
+        "pipeline": {section: entries(section, getattr(config, section)) for section in sections},
     }

@@ -159,6 +159,12 @@ class OptionTable:
     def secrets(self) -> list[str]:
         return [option.name for option in self.options if option.secret]
 
+    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Values as a pipeline file writes them (`1s`, `64MiB`, secrets `***`): `podship check`
+        prints what it would accept back."""
+        kinds = {option.name: option for option in self.options}
+        return {name: _shown(kinds.get(name), value) for name, value in values.items()}
+
     def validate(self, raw: Mapping[str, Any], *, file: str = "") -> dict[str, Any]:
         unknown = sorted(set(raw) - set(self.names()) - set(self.generic))
         if unknown:
@@ -180,6 +186,14 @@ class OptionTable:
             return option.convert(raw[option.name])
         except ConfigError as exc:
             raise exc.located(file=file, plugin=self.plugin) from None
+
+
+def _shown(option: Option | None, value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if option is not None and option.type in ("duration", "size") and isinstance(value, int | float):
+        return option.render(value)
+    return value
 
 
 def render_default(option: Option) -> str:
@@ -217,3 +231,5 @@ def text_help(table: OptionTable) -> Iterable[str]:
     for option in table.options:
         default = render_default(option)
         yield f"  {option.name:<22} {option.type:<9} default {default:<12} {option.description}"
+        if option.choices:
+            yield f"  {'':<22} {'':<9} one of: {' / '.join(option.choices)}"

@@ -16,7 +16,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from podship.errors import PodshipError
+from podship.errors import PodshipError, ReaderClosed
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
@@ -96,7 +96,8 @@ class Pipeline:
         """Stop reading, drain what is in flight within the grace period, then save progress."""
         for source in self.inputs:
             source.stopping.set()
-        deadline = time.monotonic() + self.service["grace_period"]
+        # A closed stdout takes nothing more: there is nothing to drain, so no grace period.
+        deadline = time.monotonic() + (0.0 if self.reader_closed else self.service["grace_period"])
         await _within(asyncio.gather(*tasks, return_exceptions=True), deadline)
         drained = not worker.done() and await _within(self.queue.join(), deadline)
         await self._cancel(*tasks, worker)
@@ -104,7 +105,7 @@ class Pipeline:
             source.commit(final=drained)
         for output in self.outputs:
             await output.close()
-        if not drained:
+        if not drained and not self.reader_closed:
             log.warning("grace period over with records in flight; the next start fetches them again")
 
     async def _cancel(self, *tasks: asyncio.Task[None]) -> None:
@@ -115,7 +116,14 @@ class Pipeline:
                 log.error("a task crashed", exc_info=outcome)
                 self.fatal = self.fatal or outcome
 
+    @property
+    def reader_closed(self) -> bool:
+        return isinstance(self.fatal, ReaderClosed)
+
     def _exit_code(self) -> int:
+        if self.reader_closed:  # `podship run | head`: the reader had what it wanted
+            log.info("the reader closed stdout: stopping")
+            return 0
         if self.fatal is not None:
             log.error("stopped: %s", self.fatal)
             return 1
@@ -132,6 +140,8 @@ class Pipeline:
                 self._acknowledge(batch)
         except PodshipError as exc:  # only what no retry can mend: a reader that closed our stdout
             self.fatal = exc
+            if isinstance(exc, ReaderClosed):  # they reached the reader, though not acknowledged
+                self.records_out += sum(exc.written.values())
 
     async def _take(self) -> list[Item]:
         batch = [await self.queue.get()]

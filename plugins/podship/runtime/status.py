@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from podship.core.pod import iso_utc
+from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.runtime import metrics
 from podship.runtime.config import listen_address
@@ -117,11 +118,11 @@ def stopped(pipeline: Any, code: int) -> None:
     """The stop line: what went out, and what was still in flight (fetched again at the next start)."""
     in_flight = pipeline.queue.qsize() + sum(source.pending() for source in pipeline.inputs)
     left = (
-        f"{in_flight} records in flight, fetched or sent again after the next start"
+        f"{counted(in_flight, 'record')} in flight, fetched or sent again after the next start"
         if in_flight
         else "nothing in flight"
     )
-    log.info("stopped (exit %d): %d records delivered; %s", code, pipeline.records_out, left)
+    log.info("stopped (exit %d): %s delivered; %s", code, counted(pipeline.records_out, "record"), left)
 
 
 async def report(pipeline: Any, every_secs: float) -> None:

@@ -62,7 +62,14 @@ def _envelope(record: Record, dataset: str) -> Record:
         "data_stream": {"type": "logs", "dataset": f"proofpoint_on_demand.{dataset}"},
         "organization": {"name": record.get("tenant_name")},
         "labels": {"connector": record.get("connector")},
+        "agent": _agent(record),
     }
+
+
+def _agent(record: Record) -> Record:
+    """The shipper, as Elastic Agent writes itself (`observer` is the PoD host that logged it)."""
+    host = record.get("collector_host")
+    return {"type": "podship", "name": host} if host else {}
 
 
 def _millis(ts: Any, record: Record) -> int:

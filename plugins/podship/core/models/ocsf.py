@@ -75,7 +75,14 @@ def _metadata(record: Record, event: dict[str, Any], profiles: list[str]) -> dic
         "log_provider": "podship",
         "log_source": record.get("connector"),
         "tenant_uid": record.get("tenant_name"),
+        "loggers": _loggers(record),
     }
+
+
+def _loggers(record: Record) -> list[dict[str, Any]]:
+    """The hop that shipped the event: podship on its host (device type 1, Server)."""
+    host = record.get("collector_host")
+    return [{"name": "podship", "device": {"hostname": host, "type_id": 1, "type": "Server"}}] if host else []
 
 
 def _pod_version(event: dict[str, Any]) -> Any:
