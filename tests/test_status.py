@@ -58,7 +58,7 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
     assert 'podship_delivered_total{connector="acme-maillog"} ' in metrics
     assert 'podship_output_sent_total{output="stdout"} ' in metrics
     assert 'podship_holes{connector="acme-message"} ' in metrics
-    assert 'podship_archive_hours_overdue{connector="acme-message"} ' in metrics
+    assert 'podship_archive_hour_overdue{connector="acme-message"} ' in metrics
     # The lag is measured on the server's clock: the simulator's is a month behind the host's.
     assert state["lag_secs"] < 6 * 3600, state["lag_secs"]
     assert state["archive_hours_awaited"] >= 0

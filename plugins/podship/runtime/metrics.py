@@ -69,11 +69,13 @@ def _connector_gauges(connectors: dict[str, Any]) -> Iterator[Metric]:
         "podship_mode", "1 for the mode each connector is in.", labels=["connector", "mode"]
     )
     holes = GaugeMetricFamily("podship_holes", "Spans waiting for an archive repair.", labels=["connector"])
+    # Counts of hour-sized archive slots, not durations: a name ending in `hours` reads as a time in
+    # a non-base unit, and `promtool check metrics` refuses it.
     awaited = GaugeMetricFamily(
-        "podship_archive_hours_awaited", "Archive hours the holes still need.", labels=["connector"]
+        "podship_archive_hour_backlog", "Archive hours the holes still need.", labels=["connector"]
     )
     overdue = GaugeMetricFamily(
-        "podship_archive_hours_overdue",
+        "podship_archive_hour_overdue",
         "Archive hours the holes need that the archive already holds whole (past archive_delay).",
         labels=["connector"],
     )
