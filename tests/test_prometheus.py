@@ -84,8 +84,12 @@ async def _metrics_once_records_flow(pipeline, timeout):
     while not (pipeline.status_port and pipeline.records_out):
         assert time.monotonic() < deadline, f"no records within {timeout:g}s"
         await asyncio.sleep(0.05)
-    url = f"http://127.0.0.1:{pipeline.status_port}/metrics"
-    return await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=10).read())
+    return await asyncio.to_thread(_read, f"http://127.0.0.1:{pipeline.status_port}/metrics")
+
+
+def _read(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
 
 
 async def test_every_dashboard_query_returns_data_from_a_real_prometheus(simulator, tmp_path):
@@ -123,7 +127,9 @@ async def _until_every_query_returns_data(stack, timeout):
     while True:
         results = [(target, await stack.query(substitute(target[2], stack.variables))) for target in targets]
         empty = [target for target, series in results if not series]
-        rates = [float(one["value"][1]) for target, series in results[:1] for one in series]
+        rates = [
+            float(one["value"][1]) for t, series in results if t[0] == PANELS_WITH_DATA[0] for one in series
+        ]
         if not empty and len(rates) == len(stack.kinds) and min(rates) > 0:
             return results
         if time.monotonic() > deadline:
