@@ -249,3 +249,16 @@ def test_hours_to_repair_counts_each_hour_once_across_holes():
     assert coverage.hours_to_repair(T0 + 3 * H) == 2
     coverage.holes.append(Hole(T0 + 2 * H + M))  # open: up to now
     assert coverage.hours_to_repair(T0 + 3 * H + 30 * M) == 2 + 2
+
+
+def test_hours_overdue_are_those_the_archive_holds_whole():
+    coverage = Coverage(
+        TIMING, watermark=T0, holes=[Hole(T0 + 10 * M, T0 + H + 5 * M), Hole(T0 + 50 * M, T0 + 70 * M)]
+    )
+    # Hour T0 is whole in the archive an hour after its part of the holes ends (T0+1h), hour T0+1h at
+    # T0+2h10m: before that an hour is awaited, not overdue.
+    assert coverage.hours_overdue(T0 + H + 30 * M) == 0
+    assert coverage.hours_overdue(T0 + 2 * H) == 1
+    assert coverage.hours_overdue(T0 + 2 * H + 10 * M) == 2
+    coverage.holes.append(Hole(T0 + 3 * H))  # open: an outage that goes on; its hours fall due
+    assert coverage.hours_overdue(T0 + 5 * H + 30 * M) == 2 + 1

@@ -4,7 +4,9 @@ import asyncio
 import json
 import logging
 import re
+import sys
 
+import podship
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
@@ -57,9 +59,12 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
     assert 'podship_delivered_total{connector="acme-maillog"} ' in metrics
     assert 'podship_output_sent_total{output="stdout"} ' in metrics
     assert 'podship_holes{connector="acme-message"} ' in metrics
+    assert 'podship_archive_hour_overdue{connector="acme-message"} ' in metrics
     # The lag is measured on the server's clock: the simulator's is a month behind the host's.
     assert state["lag_secs"] < 6 * 3600, state["lag_secs"]
     assert state["archive_hours_awaited"] >= 0
+    # Overdue hours are awaited hours the archive holds whole (a first start's backfill has them at once).
+    assert state["archive_hours_overdue"] <= state["archive_hours_awaited"]
     assert isinstance(state["open_holes"], list)
     assert missing_line == "HTTP/1.1 404 Not Found"
 
@@ -84,9 +89,14 @@ def test_the_status_log_line_and_the_metrics_format():
     assert 'podship_output_retried_total{output="forward"} 2.0' in lines
     assert 'podship_output_dead_letters_total{output="forward"} 1.0' in lines
     assert "podship_queue_depth 0.0" in lines
-    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds"):
+    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds", "build_info"):
         assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family
         assert any(line.startswith(f"# TYPE podship_{family}") for line in lines), family
+    python = ".".join(str(part) for part in sys.version_info[:3])
+    assert f'podship_build_info{{python="{python}",version="{podship.__version__}"}} 1.0' in lines
+    # The process collector reads this process's /proc entry (Linux, where podship runs and CI does).
+    (rss,) = [line for line in lines if line.startswith("process_resident_memory_bytes ")]
+    assert float(rss.split()[1]) > 1_000_000
 
 
 async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):

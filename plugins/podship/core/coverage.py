@@ -191,6 +191,11 @@ class Coverage:
         """How many of those hours can be fetched now (the others wait for the archive)."""
         return sum(at <= now for at, _ in self._due(now).values())
 
+    def hours_overdue(self, now: int) -> int:
+        """Hours the holes need that the archive already holds whole (`archive_delay` after the hole's
+        end in them): a repair fetches them at once, so a count that stays up says repairs fail."""
+        return sum(1 for at, final in self._due(now).values() if final and at <= now)
+
     def next_due(self, now: int) -> int | None:
         """When the next archive window is due (server time); None when nothing is awaited."""
         return min((at for at, _ in self._due(now).values()), default=None)

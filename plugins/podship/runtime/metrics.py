@@ -3,17 +3,21 @@
 Nothing here is on the hot path: the pipeline keeps plain counters as it works, and a custom
 collector turns a status snapshot into metric families only when Prometheus scrapes. The library
 gives what hand-written text got wrong or left out: HELP and TYPE for every family, label values
-escaped, `_total` on counters, the content type of the format.
+escaped, `_total` on counters, the content type of the format; and, for free, the process metrics
+(`process_resident_memory_bytes`, CPU, open files) that dashboards of every exporter show.
 """
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+
+from podship import __version__
 
 MODES = ("live", "backfill", "idle", "failed", "stopped")
 _CONNECTOR_COUNTERS = {
@@ -33,6 +37,9 @@ _OUTPUT_COUNTERS = {
     "dead_letters": "Records an output could not encode, set aside in their input's dead-letter file.",
 }
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# One collector for the process (it reads /proc/self when scraped; elsewhere it yields nothing);
+# `registry=None` keeps it out of the library's global registry, which podship does not serve.
+_PROCESS = ProcessCollector(registry=None)
 
 
 class _Snapshot(Collector):
@@ -47,6 +54,7 @@ class _Snapshot(Collector):
         yield from _connector_counters(connectors)
         yield from _connector_gauges(connectors)
         yield from _pipeline_metrics(status)
+        yield _build_info()
 
 
 def _connector_counters(connectors: dict[str, Any]) -> Iterator[Metric]:
@@ -62,8 +70,15 @@ def _connector_gauges(connectors: dict[str, Any]) -> Iterator[Metric]:
         "podship_mode", "1 for the mode each connector is in.", labels=["connector", "mode"]
     )
     holes = GaugeMetricFamily("podship_holes", "Spans waiting for an archive repair.", labels=["connector"])
+    # Counts of hour-sized archive slots, not durations: a name ending in `hours` reads as a time in
+    # a non-base unit, and `promtool check metrics` refuses it.
     awaited = GaugeMetricFamily(
-        "podship_archive_hours_awaited", "Archive hours the holes still need.", labels=["connector"]
+        "podship_archive_hour_backlog", "Archive hours the holes still need.", labels=["connector"]
+    )
+    overdue = GaugeMetricFamily(
+        "podship_archive_hour_overdue",
+        "Archive hours the holes need that the archive already holds whole (past archive_delay).",
+        labels=["connector"],
     )
     lag = GaugeMetricFamily(
         "podship_lag_seconds", "Newest event received, behind the server's clock.", labels=["connector"]
@@ -74,9 +89,10 @@ def _connector_gauges(connectors: dict[str, Any]) -> Iterator[Metric]:
         if "holes" in state:
             holes.add_metric([connector], state["holes"])
             awaited.add_metric([connector], state["archive_hours_awaited"])
+            overdue.add_metric([connector], state["archive_hours_overdue"])
         if "lag_secs" in state:
             lag.add_metric([connector], state["lag_secs"])
-    yield from (mode, holes, awaited, lag)
+    yield from (mode, holes, awaited, overdue, lag)
 
 
 def _pipeline_metrics(status: dict[str, Any]) -> Iterator[Metric]:
@@ -96,8 +112,18 @@ def _pipeline_metrics(status: dict[str, Any]) -> Iterator[Metric]:
         yield family
 
 
+def _build_info() -> Metric:
+    """What runs, as the `*_build_info` convention says: a gauge of 1 whose labels are the facts."""
+    family = GaugeMetricFamily(
+        "podship_build_info", "podship's version and Python's; always 1.", labels=["version", "python"]
+    )
+    family.add_metric([__version__, platform.python_version()], 1.0)
+    return family
+
+
 def exposition(pipeline: Any, snapshot: Any) -> bytes:
     """The text format for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(pipeline, snapshot))
+    registry.register(_PROCESS)
     return generate_latest(registry)

@@ -58,6 +58,7 @@ def _connector(source: Any) -> dict[str, Any]:
         state["holes"] = len(coverage.holes)
         state["open_holes"] = [[iso_utc(h.start), iso_utc(h.end) if h.end else None] for h in coverage.holes]
         state["archive_hours_awaited"] = coverage.hours_to_repair(now)
+        state["archive_hours_overdue"] = coverage.hours_overdue(now)
     if getattr(stats, "awaiting", ""):
         state["awaiting"] = stats.awaiting
     state["last_error"] = stats.last_error
