@@ -12,11 +12,15 @@ and values, at every depth.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +33,11 @@ from tests.interop.collectors import (
     CONFIGS,
     FLUENT_BIT,
     FLUENTD,
+    event_ids,
     fluentd_conf,
     free_port,
     needs_fluent_bit,
     needs_fluentd,
-    until_counted,
     wait_for_port,
 )
 
@@ -117,14 +121,33 @@ async def through_relay(tmp: Path, sender: list[str], relay_port: int, sent: lis
     with relay(tmp, relay_port) as (podship, out, relay_log):
         await wait_for_port(relay_port, podship, relay_log)
         with collector(sender, tmp / "collector.log"):
-            seen = await until_counted(out, {r["event_id"] for r in sent}, timeout=90)
+            seen = await until_counted(out, {r["event_id"] for r in sent}, podship, timeout=90)
     expected = {r["event_id"]: r for r in sent}
     missing, twice = set(expected) - set(seen), {key for key, count in seen.items() if count > 1}
-    context = f"\nrelay log:\n{relay_log.read_text()[-2000:]}\ncollector log:\n{(tmp / 'collector.log').read_text()[-2000:]}"
+    context = f"\nrelay log:\n{said(relay_log)}\ncollector log:\n{said(tmp / 'collector.log')}"
     assert not missing and not twice, f"{len(missing)} missing, {len(twice)} twice" + context
     relayed = [json.loads(line) for line in out.read_bytes().splitlines()]
     relayed = [r for r in relayed if "event_id" in r]  # `<match **>` forwards Fluentd's own log events too
     assert sorted(relayed, key=lambda r: r["timestamp"]) == sent, "every record whole: all fields, str"
+
+
+async def until_counted(
+    path: Path, expected: set[str], relay: subprocess.Popen[bytes], timeout: float
+) -> Counter[str]:
+    """The ids the relay printed, once every expected one is there, the relay has exited, or at the
+    timeout; then 2 s more to let any duplicate show up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and relay.poll() is None and not expected <= set(event_ids(path)):
+        await asyncio.sleep(0.25)
+    await asyncio.sleep(2)
+    return event_ids(path)
+
+
+def said(log: Path) -> str:
+    """A log's warnings and errors (the first 20 lines of them), then its end."""
+    text = log.read_text(errors="replace")
+    problems = [line for line in text.splitlines() if re.search(r"ERROR|WARN|error|Error:", line)][:20]
+    return "\n".join(problems) + "\n...\n" + text[-1500:]
 
 
 FLUENTD_SOURCES = {
