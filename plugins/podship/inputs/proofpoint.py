@@ -198,6 +198,9 @@ class ProofpointInput:
             await self._pump(connection)
         except StreamError as exc:
             how, problem = Ended.DROPPED, str(exc)
+        except Exception as exc:  # the task restarts; the session ends here as a drop: a hole covers it
+            self.core.ended(Ended.DROPPED, self.server_now(), time.monotonic(), type(exc).__name__)
+            raise
         finally:
             closer.cancel()
         if how is Ended.COMPLETE and self._closed_by_us is not None:

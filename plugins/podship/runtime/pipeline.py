@@ -13,7 +13,7 @@ import os
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from podship.runtime.plugin import Site
 from podship.runtime.registry import PLUGINS
 from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.source import Item, Source
+from podship.runtime.supervise import supervised
 
 log = logging.getLogger("podship.pipeline")
 
@@ -72,6 +73,7 @@ class Pipeline:
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
+        self._batch: list[Item] = []  # taken from the queue and not yet acknowledged
         self.status_port = 0
 
     async def run(self) -> int:
@@ -85,9 +87,9 @@ class Pipeline:
         for output in self.outputs:
             await output.start()
         status.started(self)  # after what can fail at start-up: a failed start is one line
-        tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
-        worker = asyncio.create_task(self._work(), name="outputs")
-        reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
+        tasks = {_task(source.name, source.run): source for source in self.inputs}
+        worker = _task("outputs", self._work)
+        reporter = _task("status", lambda: status.report(self, self.service["status_interval"]))
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)
@@ -123,8 +125,9 @@ class Pipeline:
         for task in tasks:
             task.cancel()
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("a task crashed", exc_info=outcome)
+            if isinstance(outcome, Exception):  # supervised tasks do not end so: said, never a traceback
+                log.error("a task ended by %s: %s", type(outcome).__name__, outcome)
+                log.debug("its traceback", exc_info=outcome)
                 self.fatal = self.fatal or outcome
 
     def _exit_code(self) -> int:
@@ -137,10 +140,12 @@ class Pipeline:
         return 0
 
     async def _work(self) -> None:
+        """Batches to the outputs; restarted after a crash, it delivers the batch it held again."""
         try:
             while True:
-                batch = await self._take()
-                await self._deliver(self._filter(batch))
+                self._batch = self._batch or await self._take()
+                await self._deliver(self._filter(self._batch))
+                batch, self._batch = self._batch, []
                 self._acknowledge(batch)
         except OutputError as exc:
             self.fatal = exc
@@ -223,6 +228,10 @@ class Pipeline:
         for source in self.inputs:
             source.commit()
         self._last_commit = time.monotonic()
+
+
+def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    return asyncio.create_task(supervised(name, run), name=name)
 
 
 async def _within(awaitable: Awaitable[Any], deadline: float) -> bool:
