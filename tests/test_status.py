@@ -1,13 +1,16 @@
 """The status and metrics endpoint, read while a backfill runs, and the status log line."""
 
 import asyncio
+import errno
 import json
 import logging
 
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
+from podship.errors import StorageError
 from podship.runtime import metrics, status
+from podship.runtime.storage import StorageWatch
 from tests.pipes import build, connector, run_podship
 
 LINE = Timeline(rates={"message": 2.0, "maillog": 4.0, "audit": 0.1})
@@ -72,6 +75,7 @@ def test_the_status_log_line_and_the_metrics_format():
         inputs, records_out, dropped = [Source], 4, 1
         queue = asyncio.Queue()
         delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0}}  # noqa: RUF012
+        storage = StorageWatch()
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
@@ -82,9 +86,18 @@ def test_the_status_log_line_and_the_metrics_format():
     assert 'podship_mode{connector="acme-message",mode="backfill"} 0.0' in lines
     assert 'podship_output_retried_total{output="forward"} 2.0' in lines
     assert "podship_queue_depth 0.0" in lines
-    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds"):
+    assert "podship_storage_blocked 0.0" in lines
+    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds", "storage_blocked"):
         assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family
         assert any(line.startswith(f"# TYPE podship_{family}") for line in lines), family
+    full = OSError(errno.ENOSPC, "No space left on device")
+    Pipeline.storage.failed("acme-message", StorageError("/state/acme-message/seen.log", full), 0.0)
+    snap = status.snapshot(Pipeline)
+    assert snap["storage"]["blocked"] and "(ENOSPC)" in snap["storage"]["failing"]["acme-message"]["error"]
+    assert status.summary(snap).endswith("; HELD: state writes fail for acme-message")
+    assert (
+        "podship_storage_blocked 1.0" in metrics.exposition(Pipeline, status.snapshot).decode().splitlines()
+    )
 
 
 async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):

@@ -34,6 +34,7 @@ from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
+from podship.runtime.storage import StorageWatch, until_written
 from podship.runtime.tls import client_context
 
 __all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
@@ -52,8 +53,10 @@ class ProofpointInput:
         dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
         *,
         check_state: bool = True,
+        storage: StorageWatch | None = None,
     ) -> None:
         self.values, self.emit = values, emit
+        self.storage = storage if storage is not None else StorageWatch()
         self.name: str = values["alias"]
         self.kind: str = values["type"]
         self.timing = Timing(**{field: int(values[key] * 1000) for field, key in _TIMING.items()})
@@ -105,7 +108,7 @@ class ProofpointInput:
         return self.core.coverage
 
     def acked(self, pairs: list[tuple[str, int]]) -> None:
-        """Every output has these events."""
+        """Every output has these events; a StorageError means their ids wait to be journaled."""
         self.core.acknowledged(pairs)
         self.store.journal(pairs)
 
@@ -116,7 +119,7 @@ class ProofpointInput:
             if problems:  # never persist a broken plan: the last good checkpoint stays
                 self.log.error("checkpoint not written: %s", "; ".join(problems))
                 return
-            self.store.commit(self.core.coverage, clean=final)
+            self.store.commit(self.core.coverage, clean=final)  # StorageError: the pipeline retries
 
     # --- the connector loop ------------------------------------------------------------------
 
@@ -288,7 +291,8 @@ class ProofpointInput:
         received = self.core.receive(data)
         if received.reason:
             self.log.warning("dead-lettered a frame: %s", received.reason)
-            self.store.dead_letter(received.reason, data)
+            reason = received.reason
+            await until_written(lambda: self.store.dead_letter(reason, data), self.storage, self.name)
         elif received.record is not None:
             await self.emit(Item(received.record, self, received.event_id, received.ts))
 
@@ -335,6 +339,8 @@ PLUGIN = Plugin(
     "proofpoint_pod",
     "inputs",
     OPTIONS,
-    lambda site, values: ProofpointInput(values, site.state_dir, site.emit, site.dead_letter_max_bytes),
+    lambda site, values: ProofpointInput(
+        values, site.state_dir, site.emit, site.dead_letter_max_bytes, storage=site.storage
+    ),
     check,
 )

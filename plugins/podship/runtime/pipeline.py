@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from podship.core.retry import Backoff
-from podship.errors import OutputError
+from podship.errors import OutputError, StorageError
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
@@ -27,6 +27,7 @@ from podship.runtime.plugin import Site
 from podship.runtime.registry import PLUGINS
 from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.source import Item, Source
+from podship.runtime.storage import refused, until_written
 from podship.runtime.supervise import supervised
 
 log = logging.getLogger("podship.pipeline")
@@ -59,6 +60,7 @@ class Pipeline:
         site = Site(
             Path(self.service["state_dir"]), self.queue.put, self.service["dead_letter_max_bytes"], os.environ
         )
+        self.storage = site.storage
         self.inputs: list[ProofpointInput | ForwardInput] = [_built(site, "inputs", p) for p in config.inputs]
         self.filters: list[LogFilter] = [_built(site, "filters", p) for p in config.filters]
         self.outputs: list[Output] = (
@@ -115,7 +117,12 @@ class Pipeline:
         drained = not worker.done() and await _within(self.queue.join(), deadline)
         await self._cancel(*tasks, worker)
         for source in self.inputs:
-            source.commit(final=drained)
+            try:
+                source.commit(final=drained)
+            except StorageError as exc:
+                log.error(
+                    "%s: progress not saved at stop (%s); the next start fetches it again", source.name, exc
+                )
         for output in self.outputs:
             await output.close()
         if not drained:
@@ -146,7 +153,7 @@ class Pipeline:
                 self._batch = self._batch or await self._take()
                 await self._deliver(self._filter(self._batch))
                 batch, self._batch = self._batch, []
-                self._acknowledge(batch)
+                await self._acknowledge(batch)
         except OutputError as exc:
             self.fatal = exc
 
@@ -210,24 +217,31 @@ class Pipeline:
             self.delivery[label] = Counter(sent=0, retried=0, failed=0)
         return self.delivery[label]
 
-    def _acknowledge(self, batch: list[Item]) -> None:
+    async def _acknowledge(self, batch: list[Item]) -> None:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
         for source, pairs in by_source.items():
-            source.acked(pairs)
+            try:
+                source.acked(pairs)
+            except StorageError as exc:  # its ids wait in the store; `_persist` retries them
+                refused(self.storage, source.name, exc)
         for _ in batch:
             self.queue.task_done()
         self.records_out += len(batch)
         if self.max_records and self.records_out >= self.max_records:
             self.stop.set()
-        if time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]:
-            self._commit()
+        await self._persist()
 
-    def _commit(self) -> None:
+    async def _persist(self) -> None:
+        """Checkpoints on the timer, and at once for an input whose state a write failed to store.
+        While the disk refuses, the worker waits here: no batch is taken, the inputs stop reading."""
+        due = time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]
         for source in self.inputs:
-            source.commit()
-        self._last_commit = time.monotonic()
+            if due or source.name in self.storage.blocked:
+                await until_written(source.commit, self.storage, source.name)
+        if due:
+            self._last_commit = time.monotonic()
 
 
 def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
