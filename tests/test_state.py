@@ -8,7 +8,10 @@ import pytest
 
 from podship.core.coverage import Coverage, Timing
 from podship.errors import StorageError
+from podship.inputs.proofpoint import ProofpointInput
+from podship.inputs.proofpoint_options import OPTIONS
 from podship.runtime.state import FAULT_HOOK, Store
+from tests.helpers import options
 
 H = 3_600_000
 T0 = 480_000 * H
@@ -101,3 +104,19 @@ def test_a_failed_dead_letter_leaves_no_torn_line(tmp_path, fault):
     store.dead_letter("not JSON", b"{and again")
     lines = (tmp_path / "acme-message" / "deadletter.jsonl").read_text().splitlines()
     assert [json.loads(line)["frame"] for line in lines] == ["{broken", "{and again"]
+
+
+def test_a_first_start_saves_where_its_backfill_starts_before_anything_else(tmp_path):
+    """A first start killed before its first batch must not hand its successor, whose clock is
+    later, a backfill that starts later: the events in between would never be fetched."""
+    values = options(
+        OPTIONS, alias="acme-message", tenant="acme", cluster_id="c", api_key="k", type="message"
+    )
+
+    async def emit(item):
+        raise AssertionError("nothing is emitted here")
+
+    first = ProofpointInput(values, tmp_path, emit).load(T0)
+    assert first.watermark == T0 - 7 * 24 * H  # the shipped default: a 7-day backfill
+    later = ProofpointInput(values, tmp_path, emit).load(T0 + H)  # a restart, an hour later
+    assert later.watermark == first.watermark and later.holes[0].start <= first.watermark

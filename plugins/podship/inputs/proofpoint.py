@@ -34,7 +34,7 @@ from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
-from podship.runtime.storage import StorageWatch, until_written
+from podship.runtime.storage import StorageWatch, attempt, until_written
 from podship.runtime.tls import client_context
 
 __all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
@@ -104,6 +104,9 @@ class ProofpointInput:
             first = not self.store.has_checkpoint()
             coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
             self.log.info("%s", _started(coverage, first, self.values["backfill"]))
+            if first:  # saved at once: a start that dies before its first batch must not move the
+                # backfill's start to its successor's clock (the next batch retries a failed write)
+                attempt(lambda: self.store.commit(coverage), self.storage, self.name)
             return coverage
         return self.core.coverage
 
