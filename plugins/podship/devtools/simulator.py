@@ -32,6 +32,7 @@ from podship.core.pod import HOUR_MS, TYPES, canonical_type, ceil_hour, floor_ho
 from podship.devtools.simgen import Timeline
 
 log = logging.getLogger("podship.simulator")
+YIELD_EVERY = 64  # frames a session sends before it lets the other sessions run (as a server would)
 _BAD_FRAMES: tuple[str | bytes, ...] = ("", '{"guid": "broken', "[1, 2, 3]", b"\xff\xfe not utf-8", "\n")
 
 
@@ -340,6 +341,8 @@ class Simulator:
         binary = faults.binary_every > 0 and k % faults.binary_every == 0
         await connection.send(text.encode() if binary else text)
         self.stats["frames"] += 1
+        if self.stats["frames"] % YIELD_EVERY == 0:  # send() does not yield while the socket takes
+            await asyncio.sleep(0)  # it: without this one session starves every other handshake
         if faults.bad_every > 0 and sent > 0 and sent % faults.bad_every == 0:
             self.stats["bad_frames"] += 1
             await connection.send(_BAD_FRAMES[(sent // faults.bad_every) % len(_BAD_FRAMES)])
