@@ -173,9 +173,14 @@ class ProofpointInput:
             now = self.server_now()
             until = self.core.opened_live(self.load(now), now)
             due = "" if until is None else f", until {iso_utc(until)} when an archive repair is due"
-            self.log.info("live session open%s", due if until != now else ", closing it for a repair")
+            self._note("live session open%s", due if until != now else ", closing it for a repair")
             how = await self._session(ws, until, quiet=False)
-        self.log.info("live session closed: %s", _why(how, self.stopping.is_set()))
+        self._note("live session closed: %s", _why(how, self.stopping.is_set()))
+
+    def _note(self, line: str, *args: object) -> None:
+        """A line per session, at debug while sessions go on bringing nothing new (the core has
+        said so once, and summarises): the log stays readable against a server that cuts them."""
+        self.log.log(logging.DEBUG if self.core.quiet else logging.INFO, line, *args)
 
     async def _archive(self, window: Archive) -> None:
         url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
@@ -183,7 +188,7 @@ class ProofpointInput:
         async with self.open_stream(url) as ws:
             self.core.opened_archive(window, self.server_now())
             early = self.core.early(window)
-            self.log.info(
+            self._note(
                 "fetching the archive from %s to %s%s",
                 iso_utc(window.since),
                 iso_utc(window.to),
@@ -236,6 +241,8 @@ class ProofpointInput:
     def _progress(self) -> None:
         """A backfill progress line: hours done and to go, rate, time left, or what is awaited."""
         assert self.coverage is not None
+        if self.core.quiet:  # windows cut again and again: the core summarises them
+            return
         now = self.server_now()
         done, left = self.stats.archive_hours, self.coverage.hours_to_repair(now)
         due = self.coverage.next_due(now)
