@@ -27,11 +27,11 @@ log = logging.getLogger("podship.storage")
 
 @dataclass
 class Blocked:
-    """One writer that cannot write: its last error, since when (wall clock), when last said."""
+    """One writer that cannot write: its last error, and since when (wall clock)."""
 
     error: StorageError
     since: float
-    said: float
+    said: bool  # whether this episode was said: its end is said only then
 
 
 @dataclass
@@ -39,24 +39,23 @@ class StorageWatch:
     """The writers (connector names) whose state writes fail; shared by a pipeline's parts."""
 
     blocked: dict[str, Blocked] = field(default_factory=dict)
+    said: dict[str, tuple[float, int | None]] = field(default_factory=dict)  # writer: (when, errno)
 
     def failed(self, writer: str, error: StorageError, mono: float) -> bool:
-        """Note a failure; True when it is to be said (new, another error, or a minute since)."""
-        known = self.blocked.get(writer)
-        if known is None:
-            self.blocked[writer] = Blocked(error, time.time(), mono)
-            return True
-        changed = str(known.error) != str(error)
-        known.error = error
-        if changed or mono - known.said >= REPEAT_SECS:
-            known.said = mono
-            return True
-        return False
+        """Note a failure; True when it is to be said: another errno than last said, or a minute
+        since (a disk that flaps between full and not is said once a minute, not per flap)."""
+        when, code = self.said.get(writer, (-REPEAT_SECS, None))
+        say = code != error.errno or mono - when >= REPEAT_SECS
+        if say:
+            self.said[writer] = (mono, error.errno)
+        known = self.blocked.setdefault(writer, Blocked(error, time.time(), say))
+        known.error, known.said = error, known.said or say
+        return say
 
     def cleared(self, writer: str) -> float | None:
-        """The write succeeded: how long it was blocked (seconds), None when it was not."""
+        """The write succeeded: how long it was blocked (seconds), when that episode was said."""
         known = self.blocked.pop(writer, None)
-        return None if known is None else time.time() - known.since
+        return None if known is None or not known.said else time.time() - known.since
 
 
 async def until_written(write: Callable[[], None], watch: StorageWatch, writer: str) -> None:
@@ -76,11 +75,15 @@ def attempt(write: Callable[[], None], watch: StorageWatch, writer: str) -> bool
         return False
     lasted = watch.cleared(writer)
     if lasted is not None:
-        log.warning("%s: state written again after %.0fs blocked; reading resumes", writer, lasted)
+        log.warning(
+            "state written again after %.0fs blocked; reading resumes", lasted, extra={"connector": writer}
+        )
     return True
 
 
 def refused(watch: StorageWatch, writer: str, error: StorageError) -> None:
     """A write of `writer`'s state failed: noted, and said as the watch allows."""
     if watch.failed(writer, error, time.monotonic()):
-        log.error("%s: %s; reading is held until state can be written, retrying", writer, error)
+        log.error(
+            "%s; reading is held until state can be written, retrying", error, extra={"connector": writer}
+        )
