@@ -57,12 +57,60 @@ def test_a_drop_after_frames_reconnects_at_once_and_failures_in_a_row_back_off()
     assert connector.plan(T0 + M, 100.0) == Wait(2.0, "backoff")
     connector.refused(StreamError("cannot connect to pod: refused"), 102.0)
     assert connector.plan(T0 + M, 102.0) == Wait(4.0, "backoff")
-    # a session that delivers a frame is progress: the next failure starts from the minimum again
+    # a session that brings a new event is progress: the next failure starts from the minimum again
     live(connector, T0 + 2 * M, 106.0)
-    connector.receive(EVENT)
-    connector.ended(Ended.DROPPED, T0 + 3 * M, 200.0, "lost")
+    connector.receive(event("g2"))
+    connector.ended(Ended.DROPPED, T0 + 2 * M, 200.0, "lost")
     connector.refused(StreamError("refused"), 200.0)
     assert connector.plan(T0 + 3 * M, 200.0) == Wait(2.0, "backoff")
+
+
+def event(guid):
+    return json.dumps({"guid": guid, "ts": "2001-09-09T01:46:40.000000+0000"}).encode()
+
+
+def test_sessions_that_bring_only_duplicates_back_off_and_are_said_once_then_summarised():
+    """Elastic's PoD mock: one event, then the TCP connection closes without a close frame, every
+    session. Frames arrive, but nothing new: failures, with backoff, not a reconnect storm."""
+    connector, mono, waits, notes = core(), 0.0, [], []
+    for n in range(12):
+        live(connector, T0, mono)
+        connector.receive(EVENT)
+        notes += connector.ended(Ended.DROPPED, T0, mono, "stream: connection lost (1006)")
+        waits.append(connector.plan(T0, mono).seconds if n else 0.0)
+        mono += 600.0 if n == 9 else waits[-1]
+    assert waits == [0.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0, 60.0, 60.0]
+    levels = [level for level, _ in notes]  # the first session brought g1: progress
+    assert levels[:4] == [logging.INFO, logging.INFO, logging.INFO, logging.WARNING]
+    assert levels[4:10] == [logging.DEBUG] * 6 and levels[10] == logging.INFO and levels[11] == logging.DEBUG
+    said = notes[3][1]
+    assert said.startswith("the server closes every session after the same event (g1): 3 sessions")
+    assert notes[10][1].startswith("still: 10 sessions in a row brought nothing new")
+    assert connector.quiet
+    live(connector, T0, mono)
+    connector.receive(event("g2"))  # new events again: said, and the backoff starts over
+    assert connector.ended(Ended.DROPPED, T0, mono, "lost")[0] == (
+        logging.INFO,
+        "new events again, after 11 sessions in a row that brought none",
+    )
+    assert connector.plan(T0, mono) == Live(None) and not connector.quiet
+
+
+def test_a_live_session_the_server_ends_cleanly_with_nothing_new_is_a_failure_too():
+    connector = core()
+    live(connector)
+    assert connector.ended(Ended.COMPLETE, T0, 5.0) == [
+        (logging.INFO, "the server ended the session; reconnecting in 2.0s")
+    ]
+    assert connector.plan(T0, 5.0) == Wait(2.0, "backoff")
+
+
+def test_a_long_quiet_session_that_drops_reconnects_at_once():
+    """A quiet tenant: nothing new for an hour, then a drop. Reconnecting at once cannot hammer."""
+    connector = core()
+    live(connector)
+    connector.ended(Ended.DROPPED, T0 + H, 3600.0, "lost")
+    assert not isinstance(connector.plan(T0 + H, 3600.0), Wait)
 
 
 def test_a_drop_without_any_frame_is_a_failure_that_backs_off():

@@ -1,6 +1,7 @@
 """The status and metrics endpoint, read while a backfill runs, and the status log line."""
 
 import asyncio
+import errno
 import json
 import logging
 import re
@@ -10,7 +11,9 @@ import podship
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
+from podship.errors import StorageError
 from podship.runtime import metrics, status
+from podship.runtime.storage import StorageWatch
 from tests.pipes import build, connector, run_podship
 
 LINE = Timeline(rates={"message": 2.0, "maillog": 4.0, "audit": 0.1})
@@ -78,6 +81,7 @@ def test_the_status_log_line_and_the_metrics_format():
         inputs, records_out, dropped = [Source], 4, 1
         queue = asyncio.Queue()
         delivery = {"forward": {"sent": 4, "retried": 2, "failed": 0, "dead_letters": 1}}  # noqa: RUF012
+        storage = StorageWatch()
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
@@ -89,7 +93,15 @@ def test_the_status_log_line_and_the_metrics_format():
     assert 'podship_output_retried_total{output="forward"} 2.0' in lines
     assert 'podship_output_dead_letters_total{output="forward"} 1.0' in lines
     assert "podship_queue_depth 0.0" in lines
-    for family in ("reconnects", "mode", "output_sent", "queue_depth", "lag_seconds", "build_info"):
+    for family in (
+        "reconnects",
+        "mode",
+        "output_sent",
+        "queue_depth",
+        "lag_seconds",
+        "build_info",
+        "storage_blocked",
+    ):
         assert any(line.startswith(f"# HELP podship_{family}") for line in lines), family
         assert any(line.startswith(f"# TYPE podship_{family}") for line in lines), family
     python = ".".join(str(part) for part in sys.version_info[:3])
@@ -97,6 +109,15 @@ def test_the_status_log_line_and_the_metrics_format():
     # The process collector reads this process's /proc entry (Linux, where podship runs and CI does).
     (rss,) = [line for line in lines if line.startswith("process_resident_memory_bytes ")]
     assert float(rss.split()[1]) > 1_000_000
+    assert "podship_storage_blocked 0.0" in lines
+    full = OSError(errno.ENOSPC, "No space left on device")
+    Pipeline.storage.failed("acme-message", StorageError("/state/acme-message/seen.log", full), 0.0)
+    snap = status.snapshot(Pipeline)
+    assert snap["storage"]["blocked"] and "(ENOSPC)" in snap["storage"]["failing"]["acme-message"]["error"]
+    assert status.summary(snap).endswith("; HELD: state writes fail for acme-message")
+    assert (
+        "podship_storage_blocked 1.0" in metrics.exposition(Pipeline, status.snapshot).decode().splitlines()
+    )
 
 
 async def test_the_status_is_logged_periodically(simulator, tmp_path, caplog):

@@ -6,6 +6,8 @@ and each shell maps third-party exceptions to these in exactly one place.
 
 from __future__ import annotations
 
+import errno
+
 
 class PodshipError(Exception):
     """Root of every error podship raises on purpose."""
@@ -51,6 +53,18 @@ class StreamError(PodshipError):
     """The connection broke (network error, abnormal close); always worth a retry."""
 
     retryable = True
+
+
+class StorageError(PodshipError):
+    """State could not be written (a full disk, a quota, an I/O error, a read-only filesystem).
+    Retryable: podship holds the pipeline back and tries again until the disk takes it."""
+
+    retryable = True
+
+    def __init__(self, path: str, error: OSError) -> None:
+        self.path, self.errno = path, error.errno
+        code = errno.errorcode.get(error.errno or 0, "")
+        super().__init__(f"cannot write {path}: {error.strerror or error}" + (f" ({code})" if code else ""))
 
 
 class OutputError(PodshipError):

@@ -129,8 +129,7 @@ class Podship:
 
     async def kill(self) -> None:
         assert self.process is not None
-        self.process.kill()
-        await self.process.wait()
+        await reap(self.process)
         self.kills += 1
 
     def started(self) -> bool:
@@ -150,6 +149,17 @@ class Podship:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         return 0.0
+
+
+async def reap(process: asyncio.subprocess.Process) -> None:
+    """`kill -9`, then wait for the end. asyncio reports a child's exit only once its pipes are
+    closed too, and it stops reading a pipe whose buffer is full (a test that stopped reading):
+    without draining it to the end, `wait()` would wait forever for a process long dead."""
+    if process.returncode is None:
+        process.kill()
+    if process.stdout is not None:
+        await asyncio.wait_for(process.stdout.read(), 30)
+    await asyncio.wait_for(process.wait(), 30)
 
 
 async def wait_for(condition: object, timeout: float, what: str, log: Path | None = None) -> None:

@@ -11,7 +11,6 @@ from tests.reliability import common
 async def _reap_podship():
     yield
     for podship in common.STARTED:
-        if podship.process is not None and podship.process.returncode is None:
-            podship.process.kill()
-            await podship.process.wait()
+        if podship.process is not None:
+            await common.reap(podship.process)
     common.STARTED.clear()

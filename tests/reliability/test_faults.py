@@ -7,6 +7,8 @@ covered period reaches stdout exactly once.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from podship.core.pod import HOUR_MS, floor_hour
@@ -15,6 +17,7 @@ from podship.devtools.simulator import Faults, real_world_faults
 from tests.reliability.common import (
     ARCHIVE_DELAY,
     KEY,
+    KINDS,
     FileLedger,
     Podship,
     expected,
@@ -109,3 +112,26 @@ async def test_the_real_world_fault_profile_loses_nothing_and_repeats_nothing(si
     assert sim.stats["drops"] >= 5 and sim.stats["refused"] >= 3
     logs = podship.stderr.read_text()
     assert "another connector or collector" not in logs, "our own release delays are not a conflict"
+
+
+async def test_a_server_that_cuts_every_session_after_the_same_event_gets_backoff_not_a_storm(
+    simulator, tmp_path
+):
+    """Elastic's PoD mock: one event, then the TCP connection closes without a close frame, every
+    session, the same event each time. Only new events are progress: duplicates back off."""
+    line = timeline(seed=31)
+    faults = Faults(cut_after=1, binary_every=0)
+    sim = await simulator(timeline=line, faults=faults, tokens={KEY: "acme_hosted"})
+    podship = Podship(tmp_path, sim, backfill="0s")
+    ledger = FileLedger(podship.stdout)
+    await podship.start()
+    await asyncio.sleep(60)  # podship's backoff runs on its own clock: a minute of real time
+    assert await podship.terminate() == 0
+    log = podship.stderr.read_text()
+    sessions = sim.stats["handshakes"] - sim.stats["refused"]
+    ledger.verdict("cut after one event", set(ledger.read()), sessions=sessions, log_lines=log.count("\n"))
+    assert len(ledger.ids) == len(KINDS) and set(ledger.ids.values()) == {1}  # each event out once
+    assert sessions <= 12 * len(KINDS), f"{sessions} sessions in a minute"
+    assert log.count("\n") <= 24 * len(KINDS), log
+    assert log.count("the server closes every session after the same event") == len(KINDS), log
+    assert "Traceback" not in log

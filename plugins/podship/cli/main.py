@@ -106,6 +106,9 @@ def _simulate_parser(commands: Any) -> None:
     sim.add_argument("--big-every", type=int, default=0, help="every Nth message event is over 1 MiB")
     sim.add_argument("--drop-every", type=int, default=0, help="drop live connections every N frames")
     sim.add_argument("--bad-every", type=int, default=0, help="a junk frame after every N frames")
+    sim.add_argument(
+        "--cut-after", type=int, default=0, help="end every session after its first N events (no close frame)"
+    )
     sim.add_argument("--refuse", type=int, default=0, help="refuse the first N handshakes")
     sim.add_argument("--refuse-status", type=int, default=409)
     sim.add_argument(
@@ -243,6 +246,7 @@ def _sim_options(args: argparse.Namespace) -> SimOptions:
     faults = Faults(
         drop_every=args.drop_every,
         bad_every=args.bad_every,
+        cut_after=args.cut_after,
         refuse_count=args.refuse,
         refuse_status=args.refuse_status,
     )

@@ -24,6 +24,8 @@ from podship.errors import HandshakeError, PodshipError
 
 RELEASE_STEP_MAX = 0.5  # seconds between two tries while the server releases our last session
 WARN_AFTER = 3  # failures in a row after which a reconnect is a warning: `log_level: warning` shows it
+BARREN_WARN = 3  # sessions in a row that brought no new event before podship says what it sees
+SUMMARY_SECS = 600.0  # while that goes on, one line every ten minutes instead of one per session
 ONCE_QUIET_SECS = 5.0  # `run --once`: a live session this long without a frame has sent what there is
 ONCE_PRESENT_MS = 60_000  # `run --once`: an event this close to when live opened is the present
 Note = tuple[int, str]  # a log level and a line, for the shell to log
@@ -90,6 +92,8 @@ class Session:
     opened_at: int
     frames: int = 0
     newest: int = 0  # the newest event time this session carried
+    new: int = 0  # events it brought that were not seen before: progress is these, not frames
+    last_id: str = ""  # the id of the last event it carried, new or not: where the server cut it
 
 
 @dataclass
@@ -111,6 +115,7 @@ class Connector:
         self.wait_until, self.wait_reason = self.mono, ""
         self.conflict_reported = False
         self.reached_present = False  # a live session caught up (for `run --once`)
+        self.barren, self.barren_cut, self.barren_said = 0, "", 0.0  # sessions in a row with nothing new
 
     # --- planning -----------------------------------------------------------------------------
 
@@ -176,12 +181,62 @@ class Connector:
             self.reached_present = self.reached_present or how is Ended.IDLE
         else:
             self._archive_ended(session, how)
-        if session.frames or how is not Ended.DROPPED:
-            self.retry.progressed()
-            self.conflict_reported = False
-        if how is not Ended.DROPPED:
+        if not self._fruitful(session, how, now):
+            note = self._failed(problem or "the server ended the session", at_once=False, mono=mono)
+            return self._barren(session.last_id, note, mono)
+        notes = self._fruit(session)
+        if how is Ended.DROPPED:
+            notes.append(self._failed(problem, at_once=True, mono=mono))
+        return notes
+
+    def _fruitful(self, session: Session, how: Ended, now: int) -> bool:
+        """Progress: new events, a session we ended, a whole archive window, or one that lasted
+        long enough that reconnecting at once cannot hammer the server. Frames that were all
+        duplicates are not: a server that cuts every session at the same point gets backoff."""
+        ours = how in (Ended.CLOSED, Ended.IDLE)
+        whole = session.window is not None and how is Ended.COMPLETE
+        lasted = now - session.opened_at >= self.settings.reconnect_max * 1000
+        return ours or whole or lasted or session.new > 0
+
+    def _fruit(self, session: Session) -> list[Note]:
+        self.retry.progressed()
+        self.conflict_reported = False
+        barren, self.barren = self.barren, 0
+        if barren < BARREN_WARN or not session.new:
             return []
-        return [self._failed(problem, at_once=session.frames > 0, mono=mono)]
+        return [(logging.INFO, f"new events again, after {barren} sessions in a row that brought none")]
+
+    def _barren(self, cut: str, note: Note, mono: float) -> list[Note]:
+        """A session with nothing new: said as a failure at first, then once as what podship sees,
+        then summarised every `SUMMARY_SECS`; the lines between go to debug."""
+        self.barren += 1
+        self.barren_cut = cut if self.barren == 1 or cut == self.barren_cut else ""
+        if self.barren < BARREN_WARN:
+            return [note]
+        if self.barren == BARREN_WARN:
+            self.barren_said = mono
+            return [(logging.WARNING, f"{self._seen_cut()}; {note[1]}")]
+        if mono - self.barren_said >= SUMMARY_SECS:
+            self.barren_said = mono
+            return [(logging.INFO, f"still: {self.barren} sessions in a row brought nothing new; {note[1]}")]
+        return [(logging.DEBUG, note[1])]
+
+    def _seen_cut(self) -> str:
+        what = (
+            f"the server closes every session after the same event ({self.barren_cut})"
+            if self.barren_cut
+            else "the server ends every session before any new event"
+        )
+        return (
+            f"{what}: {self.barren} sessions in a row brought nothing new; podship backs off (up to "
+            f"{self.settings.reconnect_max:g}s) instead of reconnecting at once, and says this again "
+            f"every {SUMMARY_SECS / 60:g} minutes while it lasts"
+        )
+
+    @property
+    def quiet(self) -> bool:
+        """Sessions go on bringing nothing new and podship has said so: their lines go to debug."""
+        return self.barren >= BARREN_WARN
 
     def _archive_ended(self, session: Session, how: Ended) -> None:
         assert self.coverage is not None and session.window is not None
@@ -257,7 +312,7 @@ class Connector:
         except ValueError as exc:
             return self._dead(str(exc))
         coverage.saw(ts)
-        self.session.newest = max(self.session.newest, ts)
+        self.session.newest, self.session.last_id = max(self.session.newest, ts), event_id
         if not coverage.is_new(event_id, ts):
             self.stats.duplicates += 1
             return NOTHING
@@ -270,6 +325,8 @@ class Connector:
         except Exception as exc:  # data must never stop the stream: set the event aside instead
             return self._dead(f"cannot normalise: {type(exc).__name__}: {exc}")
         self.coverage.admit(event_id, ts)
+        assert self.session is not None
+        self.session.new += 1
         self.stats.events += 1
         self.stats.newest_event_ms = max(self.stats.newest_event_ms, ts)
         return Received(record, event_id, ts)

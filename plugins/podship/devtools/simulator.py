@@ -32,6 +32,7 @@ from podship.core.pod import HOUR_MS, TYPES, canonical_type, ceil_hour, floor_ho
 from podship.devtools.simgen import Timeline
 
 log = logging.getLogger("podship.simulator")
+YIELD_EVERY = 64  # frames a session sends before it lets the other sessions run (as a server would)
 _BAD_FRAMES: tuple[str | bytes, ...] = ("", '{"guid": "broken', "[1, 2, 3]", b"\xff\xfe not utf-8", "\n")
 
 
@@ -48,6 +49,9 @@ class Faults:
     storm_size: int = 0
     bad_every: int = 0  # after every N event frames, send an empty, malformed or binary junk frame
     binary_every: int = 7  # send every Nth event as a binary frame (clients must accept both)
+    # Every session sends its first N events, then closes TCP without a close frame; the live resume
+    # point stays put, so the next session sends the same events again (Elastic's PoD mock, N=1).
+    cut_after: int = 0
 
 
 def real_world_faults() -> Faults:
@@ -300,7 +304,7 @@ class Simulator:
         return self.timeline.index(kind, now - self.options.resume_ms)
 
     async def _live(self, connection: ServerConnection, kind: str, session: _Session) -> None:
-        k = self._resume_index(kind, session)
+        k = first = self._resume_index(kind, session)
         session.resume_k = k
         sent = 0
         while True:
@@ -311,6 +315,9 @@ class Simulator:
                     self._abort(connection)
                     return
                 await self._send_event(connection, kind, k, sent)
+                if self._cut(connection, sent):
+                    session.resume_k = first
+                    return
                 k += 1
                 session.resume_k = k
             if not await self._wait(connection, self.timeline.at(kind, k)):
@@ -321,6 +328,13 @@ class Simulator:
         self._counted += 1
         every = self.options.faults.drop_every
         return every > 0 and self._counted % every == 0
+
+    def _cut(self, connection: ServerConnection, sent: int) -> bool:
+        """`cut_after`: this session has sent its events; aborted (True) as a drop is."""
+        if not 0 < self.options.faults.cut_after <= sent:
+            return False
+        self._abort(connection)
+        return True
 
     def _abort(self, connection: ServerConnection) -> None:
         self.stats["drops"] += 1
@@ -340,6 +354,8 @@ class Simulator:
         binary = faults.binary_every > 0 and k % faults.binary_every == 0
         await connection.send(text.encode() if binary else text)
         self.stats["frames"] += 1
+        if self.stats["frames"] % YIELD_EVERY == 0:  # send() does not yield while the socket takes
+            await asyncio.sleep(0)  # it: without this one session starves every other handshake
         if faults.bad_every > 0 and sent > 0 and sent % faults.bad_every == 0:
             self.stats["bad_frames"] += 1
             await connection.send(_BAD_FRAMES[(sent // faults.bad_every) % len(_BAD_FRAMES)])
@@ -376,6 +392,8 @@ class Simulator:
                     self._abort(connection)
                     return
                 await self._send_event(connection, kind, k, sent)
+                if self._cut(connection, sent):
+                    return
             k += 1
         await connection.close(1000, "archive window complete")
 

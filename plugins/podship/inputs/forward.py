@@ -33,6 +33,7 @@ from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
+from podship.runtime.storage import StorageWatch, until_written
 
 OPTIONS = OptionTable(
     plugin="forward",
@@ -106,10 +107,12 @@ class ForwardInput:
         emit: Callable[[Item], Awaitable[None]],
         state_dir: Path,
         dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
+        storage: StorageWatch | None = None,
     ) -> None:
         self.values, self.emit = values, emit
         self.name: str = values["alias"] or f"forward-{values['port']}"
         self.store = Store(state_dir, self.name, dead_letter_max_bytes)
+        self.storage = storage if storage is not None else StorageWatch()
         self.stopping = asyncio.Event()
         self.listening = asyncio.Event()
         self.failure: PodshipError | None = None
@@ -155,7 +158,7 @@ class ForwardInput:
                 async for message in messages:
                     await self._take(message, writer)
         except (ValueError, msgpack.UnpackException) as exc:  # OverLimit, BufferFull: a size too large
-            self._refuse(_peer(writer), exc)
+            await self._refuse(_peer(writer), exc)
         except (ConnectionError, ssl.SSLError) as exc:
             log.warning("relay: lost a connection from %s: %s", _peer(writer), exc)
         except asyncio.CancelledError:  # the process is ending; Python 3.11's streams would log a
@@ -164,7 +167,7 @@ class ForwardInput:
             self._writers.discard(writer)
             writer.close()
 
-    def _refuse(self, peer: str, exc: Exception) -> None:
+    async def _refuse(self, peer: str, exc: Exception) -> None:
         """A message we will not take (over a size limit, or not Forward): counted, set aside with
         its reason, said once, and its connection closed, so the sender sends it again elsewhere or
         later; the other connections go on."""
@@ -174,8 +177,9 @@ class ForwardInput:
             reason = str(exc) or type(exc).__name__
         self.stats.dead_letters += 1
         self.stats.last_error = f"refused a message from {peer}: {reason}"
-        self.store.dead_letter(self.stats.last_error, b"")
         log.warning("relay: %s; connection closed", self.stats.last_error)
+        line = self.stats.last_error
+        await until_written(lambda: self.store.dead_letter(line, b""), self.storage, self.name)
 
     async def _handshake(self, messages: AsyncIterator[Any], writer: asyncio.StreamWriter) -> bool:
         """HELO, then the client's PING, answered by a PONG; False (after the PONG) on a refusal."""
@@ -224,9 +228,9 @@ class ForwardInput:
             with contextlib.suppress(ConnectionError):
                 chunk.writer.write(fwd.ack(chunk.chunk_id))
 
-    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+    async def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+        await until_written(lambda: self.store.dead_letter(reason, record), self.storage, self.name)
         self.stats.dead_letters += 1
-        self.store.dead_letter(reason, record)
 
     def pending(self) -> int:
         """Records received and not yet delivered: their chunks are not acked, so senders resend them."""
@@ -251,6 +255,8 @@ PLUGIN = Plugin(
     "forward",
     "inputs",
     OPTIONS,
-    lambda site, values: ForwardInput(values, site.emit, site.state_dir, site.dead_letter_max_bytes),
+    lambda site, values: ForwardInput(
+        values, site.emit, site.state_dir, site.dead_letter_max_bytes, storage=site.storage
+    ),
     check,
 )

@@ -36,6 +36,7 @@ from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
+from podship.runtime.storage import StorageWatch, attempt, until_written
 from podship.runtime.tls import client_context
 
 __all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
@@ -54,8 +55,10 @@ class ProofpointInput:
         dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
         *,
         check_state: bool = True,
+        storage: StorageWatch | None = None,
     ) -> None:
         self.values, self.emit = values, emit
+        self.storage = storage if storage is not None else StorageWatch()
         self.name: str = values["alias"]
         self.kind: str = values["type"]
         self.timing = Timing(**{field: int(values[key] * 1000) for field, key in _TIMING.items()})
@@ -106,17 +109,20 @@ class ProofpointInput:
             coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
             self._backfill_to = now + self.timing.reorder_ms if first else 0
             self.log.info("%s", _started(coverage, first, self.values["backfill"]))
+            if first:  # saved at once: a start that dies before its first batch must not move the
+                # backfill's start to its successor's clock (the next batch retries a failed write)
+                attempt(lambda: self.store.commit(coverage), self.storage, self.name)
             return coverage
         return self.core.coverage
 
     def acked(self, pairs: list[tuple[str, int]]) -> None:
-        """Every output has these events."""
+        """Every output has these events; a StorageError means their ids wait to be journaled."""
         self.core.acknowledged(pairs)
         self.store.journal(pairs)
 
-    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+    async def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+        await until_written(lambda: self.store.dead_letter(reason, record), self.storage, self.name)
         self.stats.dead_letters += 1
-        self.store.dead_letter(reason, record)
 
     def pending(self) -> int:
         """Events received and not yet delivered: the next start fetches them again."""
@@ -129,7 +135,7 @@ class ProofpointInput:
             if problems:  # never persist a broken plan: the last good checkpoint stays
                 self.log.error("checkpoint not written: %s", "; ".join(problems))
                 return
-            self.store.commit(self.core.coverage, clean=final)
+            self.store.commit(self.core.coverage, clean=final)  # StorageError: the pipeline retries
 
     # --- the connector loop ------------------------------------------------------------------
 
@@ -180,9 +186,14 @@ class ProofpointInput:
             now = self.server_now()
             until = self.core.opened_live(self.load(now), now)
             due = "" if until is None else f", until {iso_utc(until)} when an archive repair is due"
-            self.log.info("live session open%s", due if until != now else ", closing it for a repair")
+            self._note("live session open%s", due if until != now else ", closing it for a repair")
             how = await self._session(ws, until, quiet=False)
-        self.log.info("live session closed: %s", _why(how, self.stopping.is_set()))
+        self._note("live session closed: %s", _why(how, self.stopping.is_set()))
+
+    def _note(self, line: str, *args: object) -> None:
+        """A line per session, at debug while sessions go on bringing nothing new (the core has
+        said so once, and summarises): the log stays readable against a server that cuts them."""
+        self.log.log(logging.DEBUG if self.core.quiet else logging.INFO, line, *args)
 
     async def _archive(self, window: Archive) -> None:
         url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
@@ -191,7 +202,7 @@ class ProofpointInput:
         async with self.open_stream(url) as ws:
             self.core.opened_archive(window, self.server_now())
             early = self.core.early(window)
-            self.log.info(
+            self._note(
                 "fetching the archive from %s to %s%s",
                 iso_utc(window.since),
                 iso_utc(window.to),
@@ -215,6 +226,9 @@ class ProofpointInput:
             await self._pump(connection)
         except StreamError as exc:
             how, problem = Ended.DROPPED, str(exc)
+        except Exception as exc:  # the task restarts; the session ends here as a drop: a hole covers it
+            self.core.ended(Ended.DROPPED, self.server_now(), time.monotonic(), type(exc).__name__)
+            raise
         finally:
             closer.cancel()
         if how is Ended.COMPLETE and self._closed_by_us is not None:
@@ -245,6 +259,8 @@ class ProofpointInput:
         """A progress line: hours done and to go, rate and time left, or what is awaited. A window
         of the first start's span is the backfill; any other is a repair (a drop, an outage)."""
         assert self.coverage is not None
+        if self.core.quiet:  # windows cut again and again: the core summarises them
+            return
         now = self.server_now()
         word = "backfill" if window.since < self._backfill_to else "repair"
         done, left = self.stats.archive_hours, self.coverage.hours_to_repair(now)
@@ -303,7 +319,8 @@ class ProofpointInput:
         received = self.core.receive(data)
         if received.reason:
             self.log.warning("dead-lettered a frame: %s", received.reason)
-            self.store.dead_letter(received.reason, data)
+            reason = received.reason
+            await until_written(lambda: self.store.dead_letter(reason, data), self.storage, self.name)
         elif received.record is not None:
             await self.emit(Item(received.record, self, received.event_id, received.ts))
 
@@ -339,6 +356,8 @@ PLUGIN = Plugin(
     "proofpoint_pod",
     "inputs",
     OPTIONS,
-    lambda site, values: ProofpointInput(values, site.state_dir, site.emit, site.dead_letter_max_bytes),
+    lambda site, values: ProofpointInput(
+        values, site.state_dir, site.emit, site.dead_letter_max_bytes, storage=site.storage
+    ),
     check,
 )

@@ -17,7 +17,6 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 from podship.core.retry import Backoff
@@ -68,9 +67,6 @@ class Repeats:
         return count
 
 
-SetAside = Callable[[int, str], None]  # (index in the batch, reason)
-
-
 class Delivery:
     """Batches into one output, with its counters (records sent and set aside, attempts retried,
     batches failed for good)."""
@@ -80,26 +76,23 @@ class Delivery:
         self.counts: Counter[str] = Counter(sent=0, retried=0, failed=0, dead_letters=0)
         self._failures, self._asides = Repeats(), Repeats()
 
-    async def deliver(self, records: list[dict[str, Any]], aside: SetAside | None = None) -> None:
-        """Until the output has taken every record it can encode; `aside` hears the others."""
-        batch = [encoded for encoded in self._encoded(records, aside) if encoded is not None]
-        if batch:
-            await self._send(batch)
-
-    def _encoded(self, records: list[dict[str, Any]], aside: SetAside | None) -> list[Encoded | None]:
-        encoded: list[Encoded | None] = []
+    async def deliver(self, records: list[dict[str, Any]]) -> list[tuple[int, str]]:
+        """Until the output has taken every record it can encode; the others, as (index, reason),
+        for the caller to set aside."""
+        batch: list[Encoded] = []
+        asides: list[tuple[int, str]] = []
         for index, record in enumerate(records):
             try:
-                encoded.append(self.output.encode(record))
+                batch.append(self.output.encode(record))
             except Exception as exc:  # whatever a model or encoder raises: a record never stops us
-                encoded.append(None)
-                self._set_aside(index, f"{self.label}: {_reason(exc)}", aside)
-        return encoded
+                asides.append((index, f"{self.label}: {_reason(exc)}"))
+                self._said_aside(asides[-1][1])
+        if batch:
+            await self._send(batch)
+        return asides
 
-    def _set_aside(self, index: int, reason: str, aside: SetAside | None) -> None:
+    def _said_aside(self, reason: str) -> None:
         self.counts["dead_letters"] += 1
-        if aside is not None:
-            aside(index, reason)
         if self._asides.due(time.monotonic()):
             more = f" ({self._asides.count} so far)" if self._asides.count > 1 else ""
             log.warning("output %s set a record aside%s: %s", self.label, more, reason)

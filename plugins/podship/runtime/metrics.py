@@ -105,6 +105,11 @@ def _pipeline_metrics(status: dict[str, Any]) -> Iterator[Metric]:
     yield GaugeMetricFamily(
         "podship_queue_depth", "Records between inputs and outputs.", value=status["queue_depth"]
     )
+    yield GaugeMetricFamily(
+        "podship_storage_blocked",
+        "1 while state writes fail (full disk, quota, I/O error, read-only): reading is held; else 0.",
+        value=1.0 if status["storage"]["blocked"] else 0.0,
+    )
     for name, text in _OUTPUT_COUNTERS.items():
         family = CounterMetricFamily(f"podship_output_{name}", text, labels=["output"])
         for output, counts in status["outputs"].items():

@@ -12,20 +12,22 @@ import logging
 import os
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from podship.errors import PodshipError, ReaderClosed
+from podship.errors import PodshipError, ReaderClosed, StorageError
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
 from podship.runtime import status
-from podship.runtime.delivery import Delivery, Output, SetAside
+from podship.runtime.delivery import Delivery, Output
 from podship.runtime.plugin import Site
 from podship.runtime.registry import PLUGINS
 from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.source import Item, Source
+from podship.runtime.storage import refused, until_written
+from podship.runtime.supervise import supervised
 
 log = logging.getLogger("podship.pipeline")
 
@@ -46,6 +48,7 @@ class Pipeline:
         site = Site(
             Path(self.service["state_dir"]), self.queue.put, self.service["dead_letter_max_bytes"], os.environ
         )
+        self.storage = site.storage
         self.inputs: list[ProofpointInput | ForwardInput] = [_built(site, "inputs", p) for p in config.inputs]
         self.filters: list[LogFilter] = [_built(site, "filters", p) for p in config.filters]
         self.outputs: list[Output] = (
@@ -60,6 +63,7 @@ class Pipeline:
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
+        self._batch: list[Item] = []  # taken from the queue and not yet acknowledged
         self.status_port = 0
 
     async def run(self) -> int:
@@ -73,9 +77,9 @@ class Pipeline:
         for output in self.outputs:
             await output.start()
         status.started(self)  # after what can fail at start-up: a failed start is one line
-        tasks = {asyncio.create_task(source.run(), name=source.name): source for source in self.inputs}
-        worker = asyncio.create_task(self._work(), name="outputs")
-        reporter = asyncio.create_task(status.report(self, self.service["status_interval"]))
+        tasks = {_task(source.name, source.run): source for source in self.inputs}
+        worker = _task("outputs", self._work)
+        reporter = _task("status", lambda: status.report(self, self.service["status_interval"]))
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)
@@ -102,7 +106,12 @@ class Pipeline:
         drained = not worker.done() and await _within(self.queue.join(), deadline)
         await self._cancel(*tasks, worker)
         for source in self.inputs:
-            source.commit(final=drained)
+            try:
+                source.commit(final=drained)
+            except StorageError as exc:
+                log.error(
+                    "%s: progress not saved at stop (%s); the next start fetches it again", source.name, exc
+                )
         for output in self.outputs:
             await output.close()
         if not drained and not self.reader_closed:
@@ -112,8 +121,9 @@ class Pipeline:
         for task in tasks:
             task.cancel()
         for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception):
-                log.error("a task crashed", exc_info=outcome)
+            if isinstance(outcome, Exception):  # supervised tasks do not end so: said, never a traceback
+                log.error("a task ended by %s: %s", type(outcome).__name__, outcome)
+                log.debug("its traceback", exc_info=outcome)
                 self.fatal = self.fatal or outcome
 
     @property
@@ -133,13 +143,17 @@ class Pipeline:
         return 0
 
     async def _work(self) -> None:
+        """Batches to the outputs; restarted after a crash, it delivers the batch it held again."""
         try:
             while True:
-                batch = await self._take()
-                await self._deliver(self._filter(batch))
-                self._acknowledge(batch)
-        except PodshipError as exc:  # only what no retry can mend: a reader that closed our stdout
-            self.fatal = exc
+                self._batch = self._batch or await self._take()
+                await self._deliver(await self._filter(self._batch))
+                batch, self._batch = self._batch, []
+                await self._acknowledge(batch)
+        except PodshipError as exc:
+            if exc.retryable:  # the supervisor runs us again, with the batch we hold
+                raise
+            self.fatal = exc  # what no retry can mend: a reader that closed our stdout
             if isinstance(exc, ReaderClosed):  # they reached the reader, though not acknowledged
                 self.records_out += sum(exc.written.values())
 
@@ -150,27 +164,27 @@ class Pipeline:
             batch.append(self.queue.get_nowait())
         return batch
 
-    def _filter(self, batch: list[Item]) -> list[tuple[Item, frozenset[str]]]:
-        """The items the filters keep, with their tags; a dropped record counts as delivered."""
+    async def _filter(self, batch: list[Item]) -> list[tuple[Item, frozenset[str]]]:
+        """The items the filters keep, with their tags; a dropped record counts as delivered, and
+        so does one the rules cannot read, once it is set aside."""
         kept = []
         for item in batch:
-            decision = self._decide(item)
-            if decision is None:
+            try:
+                tags = self._decide(item)
+            except Exception as exc:  # a record is never a reason to stop
+                await item.source.set_aside(f"filter: {type(exc).__name__}: {exc}", item.record)
+                continue
+            if tags is None:
                 self.dropped += 1
             else:
-                kept.append((item, decision))
+                kept.append((item, tags))
         return kept
 
     def _decide(self, item: Item) -> frozenset[str] | None:
-        """The tags the filters give a record, or None when one drops it (or cannot read it)."""
+        """The tags the filters give a record, or None when one drops it."""
         tags: frozenset[str] = frozenset()
         for stage in self.filters:
-            try:
-                decision = stage.decide(item.record)
-            except Exception as exc:  # a record is never a reason to stop
-                reason = f"filter: cannot apply the rules: {type(exc).__name__}: {exc}"
-                item.source.set_aside(reason, item.record)
-                return None
+            decision = stage.decide(item.record)
             if not decision.keep:
                 return None
             tags |= decision.tags
@@ -183,11 +197,14 @@ class Pipeline:
 
     async def _deliver(self, kept: list[tuple[Item, frozenset[str]]]) -> None:
         """Every output takes its records, in turn; a batch an output cannot take is retried by its
-        Delivery, holding the pipeline back (backpressure)."""
+        Delivery, holding the pipeline back (backpressure). A record it cannot encode goes to the
+        dead-letter file of its input."""
         for output in self.outputs:
             items = [item for item, tags in kept if not output.tags or output.tags & tags]
-            if items:
-                await self._delivery(output).deliver([item.record for item in items], _aside(items))
+            if not items:
+                continue
+            for index, reason in await self._delivery(output).deliver([item.record for item in items]):
+                await items[index].source.set_aside(reason, items[index].record)
 
     def _delivery(self, output: Output) -> Delivery:
         """The delivery of an output, labelled `stdout`, `forward`, `forward-2` ..."""
@@ -201,33 +218,35 @@ class Pipeline:
             self.delivery[label] = delivery.counts
         return delivery
 
-    def _acknowledge(self, batch: list[Item]) -> None:
+    async def _acknowledge(self, batch: list[Item]) -> None:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
         for source, pairs in by_source.items():
-            source.acked(pairs)
+            try:
+                source.acked(pairs)
+            except StorageError as exc:  # its ids wait in the store; `_persist` retries them
+                refused(self.storage, source.name, exc)
         for _ in batch:
             self.queue.task_done()
         self.records_out += len(batch)
         if self.max_records and self.records_out >= self.max_records:
             self.stop.set()
-        if time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]:
-            self._commit()
+        await self._persist()
 
-    def _commit(self) -> None:
+    async def _persist(self) -> None:
+        """Checkpoints on the timer, and at once for an input whose state a write failed to store.
+        While the disk refuses, the worker waits here: no batch is taken, the inputs stop reading."""
+        due = time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]
         for source in self.inputs:
-            source.commit()
-        self._last_commit = time.monotonic()
+            if due or source.name in self.storage.blocked:
+                await until_written(source.commit, self.storage, source.name)
+        if due:
+            self._last_commit = time.monotonic()
 
 
-def _aside(items: list[Item]) -> SetAside:
-    """Where an output's set-aside record goes: the dead-letter file of the input it came from."""
-
-    def aside(index: int, reason: str) -> None:
-        items[index].source.set_aside(reason, items[index].record)
-
-    return aside
+def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    return asyncio.create_task(supervised(name, run), name=name)
 
 
 async def _within(awaitable: Awaitable[Any], deadline: float) -> bool:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from podship.runtime.options import OptionTable
 from podship.runtime.source import Item
+from podship.runtime.storage import StorageWatch
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Site:
     emit: Callable[[Item], Awaitable[None]]  # inputs hand records to the pipeline through this
     dead_letter_max_bytes: int
     env: Mapping[str, str]
+    storage: StorageWatch = field(default_factory=StorageWatch)  # whose state writes fail, for all
 
 
 @dataclass(frozen=True)

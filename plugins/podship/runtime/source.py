@@ -23,9 +23,10 @@ class Source(Protocol):
 
     def commit(self, *, final: bool = False) -> None: ...
 
-    def set_aside(self, reason: str, record: dict[str, Any]) -> None:
+    async def set_aside(self, reason: str, record: dict[str, Any]) -> None:
         """A record of this input that a filter or an output could not take: into the dead-letter
-        file, counted; it counts as delivered all the same."""
+        file (held, like every state write, until the disk takes it), counted; it counts as
+        delivered all the same."""
 
     def pending(self) -> int:
         """Records received and not yet delivered (fetched or sent again after a restart)."""

@@ -15,6 +15,7 @@ from podship.core.units import counted
 from podship.errors import ConfigError
 from podship.runtime import metrics
 from podship.runtime.config import listen_address
+from podship.runtime.storage import StorageWatch
 
 log = logging.getLogger("podship.status")
 _COUNTERS = (
@@ -37,8 +38,18 @@ def snapshot(pipeline: Any) -> dict[str, Any]:
         "dropped_by_rules": pipeline.dropped,
         "queue_depth": pipeline.queue.qsize(),
         "outputs": {label: dict(counts) for label, counts in pipeline.delivery.items()},
+        "storage": _storage(pipeline.storage),
         "connectors": connectors,
     }
+
+
+def _storage(watch: StorageWatch) -> dict[str, Any]:
+    """Whose state writes fail (reading is held meanwhile), with the error and since when."""
+    failing = {
+        writer: {"error": str(blocked.error), "since": iso_utc(int(blocked.since * 1000))}
+        for writer, blocked in watch.blocked.items()
+    }
+    return {"blocked": bool(failing), "failing": failing}
 
 
 def _connector(source: Any) -> dict[str, Any]:
@@ -70,7 +81,8 @@ def summary(status: dict[str, Any]) -> str:
     for name, state in status["connectors"].items():
         lag = state.get("lag_secs", "-")
         parts.append(f"{name} {state['mode']} in={state['events']} out={state['delivered']} lag={lag}s")
-    return "status: " + "; ".join(parts)
+    held = ", ".join(status["storage"]["failing"])
+    return "status: " + "; ".join(parts) + (f"; HELD: state writes fail for {held}" if held else "")
 
 
 async def serve(pipeline: Any, listen: str) -> asyncio.Server:
