@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+from podship.runtime.delivery import Encoded
 from tests.pipes import build, connector, records, run_until
 
 
 class Buggy:
     """An output with a bug that shows once (a plugin's KeyError, not a delivery failure)."""
 
-    name, tags = "buggy", frozenset()
+    name, tags, reconnect_max = "buggy", frozenset(), 30.0
 
     def __init__(self) -> None:
         self.calls = 0
@@ -20,7 +21,10 @@ class Buggy:
     async def start(self) -> None:
         return None
 
-    async def write(self, records: list[dict]) -> None:
+    def encode(self, record: dict) -> Encoded:
+        return Encoded(b"")
+
+    async def send(self, batch: list[Encoded], attempt: int) -> None:
         self.calls += 1
         if self.calls == 1:
             raise KeyError("schema")
