@@ -26,6 +26,12 @@ class Model:
 
     render: Callable[[Record, str], Record]
     id_path: tuple[str, ...]
+    fields: frozenset[tuple[str, ...]] = frozenset()  # every path it writes, and their prefixes
+    open: tuple[tuple[str, ...], ...] = ()  # below these, keys come from the event: any path
+
+    def has(self, path: tuple[str, ...]) -> bool:
+        """Whether a record of this model can hold `path` (what rules are checked against)."""
+        return path in self.fields or any(path[: len(prefix)] == prefix for prefix in self.open)
 
     def __call__(self, record: Record, keep_original: str) -> Record:
         return self.render(record, keep_original)
@@ -36,10 +42,20 @@ def _syslog_index(record: Record, keep_original: str) -> Record:
     return record
 
 
+def declared(paths: list[str]) -> frozenset[tuple[str, ...]]:
+    """Each dotted path a model declares, and every prefix of it."""
+    split = [tuple(path.split(".")) for path in paths]
+    return frozenset(path[:end] for path in split for end in range(1, len(path) + 1))
+
+
+def _opened(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(prefix.split(".")) for prefix in prefixes)
+
+
 MODELS: dict[str, Model] = {
     "syslog_index": Model(_syslog_index, ("event_id",)),
-    "ocsf": Model(ocsf.render, ("metadata", "uid")),
-    "ecs": Model(ecs.render, ("event", "id")),
+    "ocsf": Model(ocsf.render, ("metadata", "uid"), declared(ocsf.FIELDS), _opened(ocsf.OPEN)),
+    "ecs": Model(ecs.render, ("event", "id"), declared(ecs.FIELDS), _opened(ecs.OPEN)),
 }
 
 
