@@ -13,7 +13,9 @@ from typing import Any
 
 import orjson
 
+from podship.core import paths
 from podship.core.encode_json import RawJSON, loads
+from podship.core.event import places
 from podship.core.event import readers as pod
 from podship.core.event.readers import as_list, first, number
 from podship.core.pod import iso_utc
@@ -115,6 +117,32 @@ def original(record: Record) -> dict[str, Any]:
     if type(event) is RawJSON:
         event = record[ORIGINAL_KEY] = loads(event.text)
     return event if isinstance(event, dict) else {}
+
+
+# The syslog-index fields each meaning a privacy rule names is copied into (beside the event).
+_HOLDERS: dict[str, tuple[paths.Path, ...]] = {
+    "recipients": (("envelope_rcpts",), ("header_to",), ("header_cc",)),
+    "senders": (("envelope_from",), ("header_from",), ("header_reply_to",)),
+    "subjects": (("subject",),),
+    "attachment_names": (("attachments", "name"),),
+    "urls": (("urls",),),
+    "client_ips": (("src_ip",),),
+}
+
+
+def mask(record: Record, meanings: tuple[str, ...], change: places.Change) -> None:
+    """Hide each meaning in the event the record carries and in the fields made from it, with
+    the same change, so that every model renders the hidden value."""
+    kind = str(record.get("event_type"))
+    if ORIGINAL_KEY in record:
+        places.mask(original(record), kind, meanings, change)
+    for meaning in meanings:
+        for path in _HOLDERS[meaning]:
+            paths.replace(record, path, places.hide(meaning, change))
+    if kind == "maillog" and isinstance(record.get("raw"), str):
+        record["raw"] = places.hide_in_line(record["raw"], meanings, change)
+    if kind == "maillog" and "client_ips" in meanings and "envelope_from" in record:
+        record["relay"] = places.hide_relay_ip(record.get("relay"), change)
 
 
 def _final_action(event: dict[str, Any]) -> dict[str, Any]:
