@@ -8,6 +8,8 @@ and a user who lists paths misses some. Each meaning's places are listed here on
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -58,8 +60,21 @@ _BRACKETED_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 
 
 def hide(meaning: str, change: Change) -> Callable[[Any], Any]:
-    """How one value of `meaning` is hidden: addresses one by one, anything else whole."""
-    return (lambda value: hide_addresses(value, change)) if meaning in ADDRESSES else _whole(change)
+    """How one value of `meaning` is hidden: addresses one by one, an IP as an IP, anything else
+    whole."""
+    if meaning in ADDRESSES:
+        return lambda value: hide_addresses(value, change)
+    return (lambda value: ip_token(value, change)) if meaning == "client_ips" else _whole(change)
+
+
+def ip_token(value: Any, change: Change) -> Any:
+    """An address in the IPv6 documentation prefix 2001:db8::/32 (RFC 3849), from the change of
+    `value`: the same IP hides as the same address, and a model that needs an IP (OCSF's ip_t)
+    still gets one."""
+    if value in (None, ""):
+        return value
+    digest = hashlib.sha256(change(str(value)).encode()).digest()[:12]
+    return str(ipaddress.IPv6Address(b"\x20\x01\x0d\xb8" + digest))
 
 
 def _whole(change: Change) -> Callable[[Any], Any]:
@@ -130,7 +145,7 @@ def hide_relay_ip(relay: Any, change: Change) -> Any:
     """`host [10.1.2.3]`: the address in brackets changed."""
     if not isinstance(relay, str):
         return relay
-    return _BRACKETED_IP.sub(lambda found: f"[{change(found.group(1))}]", relay)
+    return _BRACKETED_IP.sub(lambda found: f"[IPv6:{ip_token(found.group(1), change)}]", relay)
 
 
 def mask_client_relay(event: dict[str, Any], change: Change) -> None:

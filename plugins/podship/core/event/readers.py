@@ -8,6 +8,7 @@ value of one shape: a map, a list, a number or None.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Event = dict[str, Any]
@@ -216,8 +217,26 @@ def origin(event: Event) -> dict[str, Any]:
 
 
 def sendmail(event: Event) -> dict[str, Any]:
-    """The key=value pairs of the line (`sm`), values as strings."""
-    return section(event, "sm")
+    """The key=value pairs of the line (`sm`), values as strings; read from the line itself
+    where PoD sent `sm` empty or not at all."""
+    sm = section(event, "sm")
+    return sm if sm else line_fields(sendmail_line(event))
+
+
+_QID = re.compile(r"sendmail\[\d+\]: (\w+): ")
+_PAIR = re.compile(r"([A-Za-z_][\w.]*)=(.*?)(?=, [A-Za-z_][\w.]*=|$)")
+_SM_NAMES = {"size": "sizeBytes", "tls_verify": "tls.verify"}  # where `sm` names a key otherwise
+
+
+def line_fields(line: Any) -> dict[str, Any]:
+    """`sm` as PoD would have parsed it from a sendmail line (`to` a list, the rest strings)."""
+    found = _QID.search(line) if isinstance(line, str) else None
+    if found is None:
+        return {}
+    pairs = {_SM_NAMES.get(key, key): value for key, value in _PAIR.findall(line[found.end() :])}
+    if "to" in pairs:
+        pairs["to"] = [pairs["to"]]
+    return {"qid": found.group(1)} | pairs
 
 
 def sendmail_line(event: Event) -> Any:

@@ -76,6 +76,7 @@ FIELDS = [
     "malware.name",
     "email.from",
     "email.to",
+    "email.to_mailboxes",
     "email.cc",
     "email.reply_to",
     "email.subject",
@@ -135,6 +136,7 @@ FIELDS = [
     "unmapped.sendmail.auth",
 ] + [f"unmapped.scores.{name}" for name in (*SCORES, "overall", "engine")]
 OPEN = ("unmapped.tags", "unmapped.proofpoint_on_demand")
+UNKNOWN = "Unknown"
 _SEVERITIES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High"}
 _LOGON = {"login": (1, "Logon"), "logout": (2, "Logoff")}
 _ENTITY = {
@@ -207,7 +209,9 @@ def _audit(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _user(actor: dict[str, Any]) -> dict[str, Any]:
-    return {"name": actor["email"], "uid": actor["id"], "email_addr": ocsf_email.address(actor["email"])}
+    """OCSF's user needs a name or a uid: Unknown (as OCSF names its unknown ids) where PoD has neither."""
+    name = actor["email"] or (None if actor["id"] else UNKNOWN)
+    return {"name": name, "uid": actor["id"], "email_addr": ocsf_email.address(actor["email"])}
 
 
 def _logon(actor: dict[str, Any], action: str) -> dict[str, Any]:
@@ -230,7 +234,7 @@ def _entity(audit: dict[str, Any], actor: dict[str, Any], action: str) -> dict[s
         "activity_id": activity_id,
         "activity_name": activity_name,
         "actor": {"user": _user(actor)},
-        "entity": {"name": name or kind, "type": kind},
+        "entity": {"name": name or kind or UNKNOWN, "type": kind},  # OCSF's entity needs a name
     }
 
 

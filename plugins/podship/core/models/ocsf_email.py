@@ -34,6 +34,16 @@ _DISPOSITIONS = {  # PoD final disposition: (disposition_id, disposition, action
 }
 
 
+def _none_known(sender: str | None) -> list[str]:
+    """OCSF's email needs a From or a To; an event that names neither as an address (a sendmail
+    line to a file, a program, /dev/null or REDACTED, a STARTTLS line, a message with empty
+    sections) gets this To, in the reserved `.invalid` domain (RFC 2606): no address was known."""
+    return [] if sender else [NO_ADDRESS]
+
+
+NO_ADDRESS = "unknown@unknown.invalid"
+
+
 def address(text: Any) -> str | None:
     """The bare address of `Name <a@b>`, `<a@b>` or `a@b`, or None when OCSF would refuse it."""
     if not isinstance(text, str):
@@ -44,8 +54,20 @@ def address(text: Any) -> str | None:
 
 
 def addresses(values: Any) -> list[str]:
-    found = [address(value) for value in as_list(values)]
+    """The bare addresses of a list of values, each of which may hold several, comma-separated
+    (a header, or a sendmail `to=` that delivered to more than one recipient)."""
+    found = [address(value) for value in _split(values)]
     return list(dict.fromkeys(value for value in found if value))
+
+
+def _split(values: Any) -> list[Any]:
+    found = [value.split(",") if isinstance(value, str) else [value] for value in as_list(values)]
+    return [part for parts in found for part in parts]
+
+
+def mailboxes(values: Any) -> list[str]:
+    """What a sendmail `to=` named that is no address: a file, a program, /dev/null, REDACTED."""
+    return [part for part in _split(values) if isinstance(part, str) and part and not address(part)]
 
 
 def email_activity(event: dict[str, Any], sendmail: bool) -> dict[str, Any]:
@@ -101,9 +123,10 @@ def _email(event: dict[str, Any]) -> dict[str, Any]:
     rcpts = addresses(pod.parsed(event, "to")) or addresses(pod.header(event, "to"))
     if not sender and not rcpts:
         sender, rcpts = address(pod.envelope_from(event)), addresses(pod.envelope_rcpts(event))
+    rcpts = rcpts or addresses(pod.verified_rcpts(event))
     return {
         "from": sender,
-        "to": rcpts,
+        "to": rcpts or _none_known(sender),
         "cc": addresses(pod.parsed(event, "cc")) or addresses(pod.header(event, "cc")),
         "reply_to": first(addresses(pod.header(event, "reply-to"))),
         "subject": first(pod.header(event, "subject")),
@@ -197,7 +220,8 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
         "direction_id": 0,
         "email": {
             "from": sender,
-            "to": rcpts,
+            "to": rcpts or _none_known(sender),
+            "to_mailboxes": mailboxes(sm.get("to")),
             "smtp_from": sender,
             "smtp_to": rcpts,
             "message_uid": sm.get("msgid"),
