@@ -62,7 +62,7 @@ class ProofpointInput:
         context = {
             "tenant_name": values["tenant"],
             "connector": self.name,
-            "original": values["original_event"],
+            "original": values["original_event"] or "compact",  # resolved by runtime/originals.py
         }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None

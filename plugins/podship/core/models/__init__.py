@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podship.core.models import ecs, ocsf
-from podship.core.records import Record
+from podship.core.records import ORIGINAL_KEY, Record
 
 DEFAULT = "syslog_index"
 ORIGINAL_PLACES = ("raw_data", "unmapped", "none")
@@ -60,11 +60,13 @@ MODELS: dict[str, Model] = {
 
 
 def renderer(values: dict[str, Any]) -> Callable[[Record], Record]:
-    """The function an output applies to each record before encoding, from its option values."""
+    """The function an output applies to each record before encoding, from its option values
+    (`original`, resolved at configuration; `schema_original` still read, deprecated)."""
     render = MODELS[values.get("schema") or DEFAULT].render
+    keep = values.get("original") or values.get("schema_original") or ""
     if render is _syslog_index:
-        return _as_is
-    keep = values.get("schema_original") or ORIGINAL_PLACES[0]
+        return _without_original if keep == "none" else _as_is
+    keep = keep or ORIGINAL_PLACES[0]
     return lambda record: render(record, keep)
 
 
@@ -72,9 +74,15 @@ def _as_is(record: Record) -> Record:
     return record
 
 
+def _without_original(record: Record) -> Record:
+    """The syslog-index record with `original: none`: the pipeline carries the event for every
+    model, and this output leaves it out."""
+    return {key: value for key, value in record.items() if key != ORIGINAL_KEY}
+
+
 def render_all(records: list[Record], values: dict[str, Any]) -> list[Record]:
     """A batch in the output's model; the default model returns the batch itself, at no cost."""
-    if (values.get("schema") or DEFAULT) == DEFAULT:
+    if (values.get("schema") or DEFAULT) == DEFAULT and values.get("original") != "none":
         return records
     render = renderer(values)
     return [render(record) for record in records]
