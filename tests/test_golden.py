@@ -9,7 +9,7 @@ import json
 import pytest
 
 from podship.core.encode_json import dumps
-from podship.core.models import MODELS
+from podship.core.models import MODELS, renderer
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from tests.event_corpus import FIXTURES, all_events
@@ -113,10 +113,14 @@ def _expected(schema: str, entry: dict) -> dict:
 
 
 def _record(name: str, original: str) -> dict:
+    """The record as an output with `original` sends it: the input carries the event (raw or
+    compact), and the output renders it."""
     kind, event = EVENTS[name]
     text = json.dumps(event).encode()
     event_id, ts = event_identity(event, kind)
-    return normalise(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=original), text=text)
+    carried = "raw" if original == "raw" else "compact"
+    record = normalise(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=carried), text=text)
+    return renderer({"original": original})(record)
 
 
 @pytest.mark.parametrize("entry", _golden("syslog_index"), ids=lambda e: f"{e['name']}-{e['original']}")
