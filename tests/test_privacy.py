@@ -19,9 +19,10 @@ from tests.event_corpus import FIXTURES, all_events
 RULES = FIXTURES.parents[1] / "configs" / "rules" / "mask-recipients.yaml"
 ENV = {"PODSHIP_MASK_KEY": "k"}
 # Each fixture's recipients, read off the events by hand: envelope, delivered, verified, encrypted
-# and header recipients, a sendmail line's to= and ctladdr=. An address that is also the event's
-# sender (a cron mail to itself) is left out: the rule hides recipients, not senders.
+# and header recipients, a sendmail line's to= and ctladdr=. A recipient's address is hidden
+# wherever the event names it, as its sender too (a cron mail to itself).
 RECIPIENTS = {
+    "elastic/message.log:1": ["pps@m0000123.ppops.net"],
     "elastic/message.log:2": ["abcdef@example.com", "abcdefg@example.com"],
     "elastic/mail.log:1": ["jack@example.com", "user1@example.com"],
     "elastic/mail.log:2": ["mailive@example.com"],

@@ -134,8 +134,8 @@ def mask(record: Record, meanings: tuple[str, ...], change: places.Change) -> No
     """Hide each meaning in the event the record carries and in the fields made from it, with
     the same change, so that every model renders the hidden value."""
     kind = str(record.get("event_type"))
-    if ORIGINAL_KEY in record:
-        places.mask(original(record), kind, meanings, change)
+    hidden = places.mask(original(record), kind, meanings, change) if ORIGINAL_KEY in record else frozenset()
+    hidden |= {found for meaning in meanings for found in _addresses_held(record, meaning)}
     for meaning in meanings:
         for path in _HOLDERS[meaning]:
             paths.replace(record, path, places.hide(meaning, change))
@@ -143,6 +143,15 @@ def mask(record: Record, meanings: tuple[str, ...], change: places.Change) -> No
         record["raw"] = places.hide_in_line(record["raw"], meanings, change)
     if kind == "maillog" and "client_ips" in meanings and "envelope_from" in record:
         record["relay"] = places.hide_relay_ip(record.get("relay"), change)
+    for path in (*_HOLDERS["recipients"], *_HOLDERS["senders"], ("raw",)):  # a hidden address, everywhere
+        paths.replace(record, path, places.hide_only(hidden, change))
+
+
+def _addresses_held(record: Record, meaning: str) -> set[str]:
+    if meaning not in places.ADDRESSES:
+        return set()
+    texts = [value for path in _HOLDERS[meaning] for value in paths.values(record, path)]
+    return {found for text in texts if isinstance(text, str) for found in places.ADDRESS.findall(text)}
 
 
 def _final_action(event: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ _EVENT_PLACES: dict[str, dict[str, list[paths.Path]]] = {
     },
 }
 _LINE_KEYS = {"recipients": ("to", "ctladdr"), "senders": ("from", "ctladdr")}  # of a sendmail line
-_ADDRESS = re.compile(r"[^\s<>,;:\"'()\[\]@]+@[^\s<>,;:\"'()\[\]@]+")
+ADDRESS = re.compile(r"[^\s<>,;:\"'()\[\]@]+@[^\s<>,;:\"'()\[\]@]+")
 _DISPLAY_NAME = re.compile(r'(?:"[^"]*"|[^<>,"])+(?=<)')
 _VALUE = re.compile(r"\b(to|from|ctladdr|relay)=(.*?)(?=, [A-Za-z_][\w.]*=|$)")
 _BRACKETED_IP = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
@@ -87,20 +87,23 @@ def hide_addresses(value: Any, change: Change) -> Any:
     is no address (a file, a program, `REDACTED`) is changed whole; `<>` and blanks stay."""
     if not isinstance(value, str) or value.strip() in ("", "<>"):
         return value
-    if not _ADDRESS.search(value):
+    if not ADDRESS.search(value):
         return change(value)
-    hidden = _ADDRESS.sub(lambda found: token(found.group(0), change), value)
+    hidden = ADDRESS.sub(lambda found: token(found.group(0), change), value)
     return _DISPLAY_NAME.sub("", hidden).strip()
 
 
 def token(address: str, change: Change) -> str:
     """`address` changed, shaped as an address in the reserved `.invalid` domain."""
     changed = change(address)
-    return changed if _ADDRESS.fullmatch(changed) else re.sub(r"[^\w.+*-]", "-", changed) + "@masked.invalid"
+    return changed if ADDRESS.fullmatch(changed) else re.sub(r"[^\w.+*-]", "-", changed) + "@masked.invalid"
 
 
-def mask(event: dict[str, Any], kind: str, meanings: tuple[str, ...], change: Change) -> None:
-    """Hide every value of each meaning wherever PoD holds it in `event` (edited in place)."""
+def mask(event: dict[str, Any], kind: str, meanings: tuple[str, ...], change: Change) -> frozenset[str]:
+    """Hide every value of each meaning wherever PoD holds it in `event` (edited in place); an
+    address so hidden is hidden wherever else the event names it too (a recipient who is also
+    the Reply-To, a cron mail to its own sender). Returns those addresses."""
+    hidden = frozenset(address for meaning in meanings for address in addresses_at(event, kind, meaning))
     for meaning in meanings:
         conceal = hide(meaning, change)
         for path in _EVENT_PLACES[meaning].get(kind, []):
@@ -109,6 +112,45 @@ def mask(event: dict[str, Any], kind: str, meanings: tuple[str, ...], change: Ch
         event["data"] = hide_in_line(event["data"], meanings, change)
     if kind == "maillog" and "client_ips" in meanings:
         mask_client_relay(event, change)
+    if hidden:
+        hide_everywhere(event, kind, hidden, change)
+    return hidden
+
+
+def addresses_at(event: dict[str, Any], kind: str, meaning: str) -> set[str]:
+    """The addresses PoD holds as `meaning` (empty for meanings that are not addresses)."""
+    if meaning not in ADDRESSES:
+        return set()
+    texts = [value for path in _EVENT_PLACES[meaning].get(kind, []) for value in paths.values(event, path)]
+    if kind == "maillog" and isinstance(event.get("data"), str):
+        texts += [value for key, value in _VALUE.findall(event["data"]) if key in _LINE_KEYS[meaning]]
+    return {found for text in texts if isinstance(text, str) for found in ADDRESS.findall(text)}
+
+
+def hide_everywhere(event: dict[str, Any], kind: str, hidden: frozenset[str], change: Change) -> None:
+    """`hidden` addresses hidden in every place that holds addresses, whatever its meaning."""
+    only = hide_only(hidden, change)
+    for meaning in ADDRESSES:
+        for path in _EVENT_PLACES[meaning].get(kind, []):
+            _conceal(event, path, only)
+    if kind == "maillog" and isinstance(event.get("data"), str):
+        event["data"] = _VALUE.sub(lambda found: _in_line(found, only), event["data"])
+
+
+def _in_line(found: re.Match[str], only: Callable[[Any], Any]) -> str:
+    key, value = found.group(1), found.group(2)
+    return f"{key}={only(value)}" if key in ("to", "from", "ctladdr") else found.group(0)
+
+
+def hide_only(hidden: frozenset[str], change: Change) -> Callable[[Any], Any]:
+    """Each of the `hidden` addresses in a value replaced by its token; the rest of it kept."""
+
+    def one(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return ADDRESS.sub(lambda found: token(found[0], change) if found[0] in hidden else found[0], value)
+
+    return one
 
 
 def _conceal(event: dict[str, Any], path: paths.Path, conceal: Callable[[Any], Any]) -> None:
