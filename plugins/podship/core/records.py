@@ -165,10 +165,11 @@ def _final_action(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _attachments(event: dict[str, Any]) -> list[dict[str, Any]]:
+def _attachments(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    named = [(part, pod.part_name(part)) for part in parts]
     return [
         {
-            "name": pod.part_name(part),
+            "name": name,
             "type": pod.part_mime(part),
             "ext": pod.part_ext(part),
             "size_bytes": pod.part_size(part),
@@ -176,8 +177,8 @@ def _attachments(event: dict[str, Any]) -> list[dict[str, Any]]:
             "sha256": part.get("sha256"),
             "disposition": part.get("disposition"),
         }
-        for part in pod.parts(event)
-        if part.get("disposition") == "attached" or pod.part_name(part)
+        for part, name in named
+        if name or part.get("disposition") == "attached"
     ]
 
 
@@ -193,8 +194,8 @@ def _origin(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    connection, flt = pod.section(event, "connection"), pod.section(event, "filter")
-    tls, quarantine = pod.tls_inbound(event), pod.section(flt, "quarantine")
+    connection, flt, header = pod.connection(event), pod.verdict(event), pod.Headers(event)
+    tls, quarantine, parts = pod.tls_inbound(event), pod.quarantine(event), pod.parts(event)
     fields: dict[str, Any] = {
         "src_ip": connection.get("ip"),
         "src_host": connection.get("host"),
@@ -207,20 +208,20 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
         "parent_event_id": flt.get("origGuid"),
         "envelope_from": pod.envelope_from(event),
         "envelope_rcpts": pod.envelope_rcpts(event),
-        "header_from": first(pod.header(event, "from")),
-        "header_to": as_list(pod.header(event, "to")),
-        "header_cc": as_list(pod.header(event, "cc")),
-        "header_reply_to": first(pod.header(event, "reply-to")),
-        "subject": first(pod.header(event, "subject")),
-        "message_id": first(pod.header(event, "message-id")),
+        "header_from": first(header.get("from")),
+        "header_to": as_list(header.get("to")),
+        "header_cc": as_list(header.get("cc")),
+        "header_reply_to": first(header.get("reply-to")),
+        "subject": first(header.get("subject")),
+        "message_id": first(header.get("message-id")),
         "msg_size_bytes": pod.message_size(event),
         "virus_names": pod.virus_names(event),
         "spf_result": pod.module(event, "spf").get("result"),
         "dmarc_result": pod.module(event, "dmarc").get("filterdResult"),
         "quarantine_folder": quarantine.get("folder"),
         "quarantine_rule": quarantine.get("rule"),
-        "attachments": _attachments(event),
-        "urls": pod.urls(event),
+        "attachments": _attachments(parts),
+        "urls": pod.urls(event, parts),
         "tls_version": tls.get("version"),
         "tls_cipher": tls.get("cipher"),
         "tls_cipher_bits": number(tls.get("cipherBits")),

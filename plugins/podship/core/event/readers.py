@@ -18,7 +18,7 @@ SCORES = ("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "l
 def dig(event: Any, *path: str) -> Any:
     """The value at `path`, or None where any step is missing or not a map."""
     for key in path:
-        if not isinstance(event, dict):
+        if type(event) is not dict:  # `type is`, not isinstance: this runs ~30 times per event
             return None
         event = event.get(key)
     return event
@@ -26,8 +26,11 @@ def dig(event: Any, *path: str) -> Any:
 
 def section(event: Any, *path: str) -> dict[str, Any]:
     """The map at `path`, or an empty one: PoD sections change shape across versions."""
-    found = dig(event, *path)
-    return found if type(found) is dict else {}
+    for key in path:
+        if type(event) is not dict:
+            return {}
+        event = event.get(key)
+    return event if type(event) is dict else {}
 
 
 def first(value: Any) -> Any:
@@ -71,8 +74,21 @@ def maps(value: Any) -> list[dict[str, Any]]:
 
 def header(event: Event, name: str) -> Any:
     """A header from the normalised copy (lower-case names), else from the raw headers."""
-    value = dig(event, "msg", "normalizedHeader", name)
-    return value if value is not None else dig(event, "msg", "header", name)
+    return Headers(event).get(name)
+
+
+class Headers:
+    """The headers of one message, for reading many: each copy is looked up once."""
+
+    __slots__ = ("normalised", "raw")
+
+    def __init__(self, event: Event) -> None:
+        msg = section(event, "msg")
+        self.normalised, self.raw = section(msg, "normalizedHeader"), section(msg, "header")
+
+    def get(self, name: str) -> Any:
+        value = self.normalised.get(name)
+        return value if value is not None else self.raw.get(name)
 
 
 def raw_header(event: Event, name: str) -> Any:
@@ -166,6 +182,13 @@ def module(event: Event, name: str) -> dict[str, Any]:
     return section(event, "filter", "modules", name)
 
 
+def dmarc_identities(event: Event) -> list[dict[str, Any]]:
+    """The identities DMARC checked, one map per result (keys with dots: `smtp.mailfrom`,
+    `header.from`)."""
+    results = maps(section(event, "filter", "modules", "dmarc").get("authResults"))
+    return [section(result, "emailIdentities") for result in results]
+
+
 # message: its parts, their names and the URLs found in them
 
 
@@ -189,14 +212,15 @@ def part_size(part: dict[str, Any]) -> int | float | None:
     return number(part.get("detectedSizeBytes") or part.get("sizeDecodedBytes"))
 
 
-def part_urls(event: Event) -> list[Any]:
-    """Every `msgParts[].urls[].url`, in order, repeats included."""
-    return [entry.get("url") for part in parts(event) for entry in maps(part.get("urls"))]
+def part_urls(event: Event, found: list[dict[str, Any]] | None = None) -> list[Any]:
+    """Every `msgParts[].urls[].url`, in order, repeats included (of `found`, the parts already
+    read, where given)."""
+    return [entry.get("url") for part in found or parts(event) for entry in maps(part.get("urls"))]
 
 
-def urls(event: Event) -> list[str]:
+def urls(event: Event, found: list[dict[str, Any]] | None = None) -> list[str]:
     """The URLs of the parts, each once."""
-    return list(dict.fromkeys(url for url in part_urls(event) if isinstance(url, str)))
+    return list(dict.fromkeys(url for url in part_urls(event, found) if isinstance(url, str)))
 
 
 # every type: the PoD node that reported the event
@@ -267,6 +291,11 @@ def actor(event: Event) -> dict[str, Any]:
     user = section(audit(event), "user")
     roles = as_list(user.get("rolesAssigned"))
     return {"email": user.get("email"), "id": user.get("id"), "ip": user.get("ipAddress"), "roles": roles}
+
+
+def audit_service(event: Event) -> dict[str, Any]:
+    """The PoD service the action was taken on: cid, customerId, id, ipAddress."""
+    return section(audit(event), "service")
 
 
 def audit_tags(event: Event) -> list[dict[str, Any]]:

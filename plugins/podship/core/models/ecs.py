@@ -235,7 +235,7 @@ def _audit(event: dict[str, Any]) -> dict[str, Any]:
     audit, action, actor = pod.audit(event), pod.audit_action(event), pod.actor(event)
     category, kinds = _AUDIT.get(action, (None, None))
     origin, related = pod.reporters(event)[0], Related()
-    agent, version, service = origin.get("agent"), origin.get("version"), pod.section(audit, "service")
+    agent, version, service = origin.get("agent"), origin.get("version"), pod.audit_service(event)
     related.add("ip" if is_ip(agent) else "hosts", [agent])
     related.add("ip", [service.get("ipAddress"), actor["ip"]])
     related.add("user", [actor["email"], actor["id"]])

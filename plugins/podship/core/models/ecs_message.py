@@ -48,7 +48,7 @@ def _domains(event: dict[str, Any], related: ecs.Related) -> None:
     dmarc = pod.module(event, "dmarc")
     related.add("hosts", [entry.get("domain") for entry in pod.dkim_results(event)])
     related.add("hosts", [entry.get("fromDomain") for entry in pod.maps(dmarc.get("alignment"))])
-    identities = [pod.section(entry, "emailIdentities") for entry in pod.maps(dmarc.get("authResults"))]
+    identities = pod.dmarc_identities(event)
     related.add("hosts", [found.get("header.from") for found in identities])
     related.add("hosts", [pod.module(event, "spf").get("domain")])
     throttle = pod.verdict(event).get("throttleIp")

@@ -75,7 +75,7 @@ def email_activity(event: dict[str, Any], sendmail: bool) -> dict[str, Any]:
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    connection, flt = pod.section(event, "connection"), pod.section(event, "filter")
+    connection, flt = pod.connection(event), pod.verdict(event)
     direction = flt.get("routeDirection")
     unknown = (99 if direction else 0, 0, "Unknown")
     direction_id, activity_id, activity_name = _DIRECTIONS.get(str(direction).lower(), unknown)
@@ -102,7 +102,7 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
 
 def _verdict(event: dict[str, Any]) -> dict[str, Any]:
     """disposition_id, action_id and severity from PoD's final disposition (and any virus found)."""
-    disposition = pod.section(event, "filter").get("disposition")
+    disposition = pod.verdict(event).get("disposition")
     known = _DISPOSITIONS.get(str(disposition).lower())
     disposition_id, name, action_id, action = known or (99, disposition, 99, "Other")
     severity = 4 if _viruses(event) else 3 if action_id == 2 else 1
@@ -188,7 +188,7 @@ def _millis(seconds: Any) -> int | None:
 def _message_unmapped(event: dict[str, Any], connection: dict[str, Any]) -> dict[str, Any]:
     """What OCSF has no attribute for: PoD's scores, the final rule, TLS of the inbound session."""
     final, tls = pod.final_action(event), pod.tls_inbound(event)
-    quarantine = pod.section(event, "filter", "quarantine")
+    quarantine = pod.quarantine(event)
     return {
         "scores": pod.scores(event),
         "final_module": final.get("module"),
@@ -201,7 +201,7 @@ def _message_unmapped(event: dict[str, Any], connection: dict[str, Any]) -> dict
         },
         "session_id": connection.get("sid"),
         "country": connection.get("country") if connection.get("country") != "**" else None,
-        "parent_event_uid": pod.section(event, "filter").get("origGuid"),
+        "parent_event_uid": pod.verdict(event).get("origGuid"),
     }
 
 
