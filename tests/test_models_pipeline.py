@@ -165,24 +165,31 @@ async def test_input_original_event_none_still_gives_ocsf_its_event_and_says_it_
     assert len(warned) == 2 and "write `original: none` on the outputs" in warned[0]
 
 
+_STDOUT = "plugin 'stdout': option 'original': schema"
+_MIXED = (
+    "plugin 'outputs': option 'original': one syslog_index output wants the original raw and another compact"
+)
+
+
 @pytest.mark.parametrize(
-    ("output", "problem"),
+    ("outputs", "problem"),
     [
         (
-            {"schema": "ocsf", "original": "compact"},
-            "schema ocsf keeps the original as raw_data, unmapped, none, not 'compact'",
+            [{"name": "stdout", "schema": "ocsf", "original": "compact"}],
+            f"{_STDOUT} ocsf keeps the original as raw_data, unmapped, none, not 'compact'",
         ),
         (
-            {"original": "unmapped"},
-            "schema syslog_index keeps the original as compact, raw, none, not 'unmapped'",
+            [{"name": "stdout", "original": "unmapped"}],
+            f"{_STDOUT} syslog_index keeps the original as compact, raw, none, not 'unmapped'",
         ),
+        ([{"name": "stdout", "original": "raw"}, {"name": "forward", "port": 24224}], _MIXED),
     ],
 )
 def test_an_original_the_model_cannot_keep_is_one_line_naming_file_plugin_and_option(
-    tmp_path, output, problem
+    tmp_path, outputs, problem
 ):
     inputs = [{"name": "proofpoint_pod", "tenant": "acme", "cluster_id": "c", "api_key": "${POD_API_KEY}"}]
-    path = write_pipeline(tmp_path / "p.yaml", inputs, outputs=[{"name": "stdout", **output}])
+    path = write_pipeline(tmp_path / "p.yaml", inputs, outputs=outputs)
     result = subprocess.run(
         [sys.executable, "-m", "podship", "check", "-c", str(path)],
         capture_output=True,
@@ -193,4 +200,4 @@ def test_an_original_the_model_cannot_keep_is_one_line_naming_file_plugin_and_op
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1, result.stderr
-    assert str(path) in result.stderr and f"plugin 'stdout': option 'original': {problem}" in result.stderr
+    assert str(path) in result.stderr and problem in result.stderr

@@ -2,8 +2,10 @@
 
 The pipeline carries syslog-index records (`core/records.py`); an output with another `schema`
 renders each record into that model just before encoding. A model is a function from a
-syslog-index record, and where to keep the original event (`schema_original`), to a new record;
-it reads the PoD event with `records.original`. A new model is one module and one line in MODELS.
+syslog-index record, and where to keep the original event (the output's `original`), to a new
+record; it reads the PoD event with `records.original`, and its facts through
+`core/event/readers.py`, and declares the field paths it writes (`FIELDS`, `OPEN`), which rules
+are checked against. A new model is one module and one line in MODELS.
 """
 
 from __future__ import annotations
