@@ -26,6 +26,24 @@ def test_the_core_imports_only_itself_the_exception_root_and_no_io(path):
     assert {name.split(".")[0] for name in names} & IO_MODULES == set()
 
 
+SHIPPED = [p for p in CORE.parent.rglob("*.py") if p.parent.name not in ("devtools", "cli")]
+MODELS = CORE / "models"
+
+
+@pytest.mark.parametrize("path", sorted(SHIPPED), ids=lambda p: str(p.relative_to(CORE.parent)))
+def test_nothing_below_the_cli_imports_the_devtools(path):
+    assert [name for name in imported(path) if name.startswith("podship.devtools")] == []
+
+
+@pytest.mark.parametrize("path", [CORE / "records.py", *sorted(MODELS.glob("*.py"))], ids=lambda p: p.name)
+def test_records_and_models_read_the_event_through_its_readers_only(path):
+    """A model that digs into the event by path knows PoD's shape: core/event/readers.py alone does."""
+    calls = [node.func for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.Call)]
+    names = {call.id for call in calls if isinstance(call, ast.Name)}
+    names |= {call.attr for call in calls if isinstance(call, ast.Attribute)}
+    assert names & {"dig", "section"} == set()
+
+
 def test_the_core_has_modules_to_check():
     assert len(list(CORE.rglob("*.py"))) >= 10
 

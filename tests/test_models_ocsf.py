@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.models_support import fixture_events, ocsf_errors, record_of
 
 ocsf = MODELS["ocsf"]
 LINE = Timeline(seed=5, big_every=50)
+MASK_ALL = Path(__file__).resolve().parent / "fixtures" / "shapes" / "mask-everything.yaml"
 
 
 @pytest.mark.parametrize("kind", ["message", "maillog", "audit"])
@@ -229,3 +231,20 @@ def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
     rendered = ocsf(record, "raw_data")
     assert rendered["raw_data"] == text
     assert rendered["user"]["name"] == "john@example.com", "the event is still read"
+
+
+@pytest.mark.parametrize("original", ["compact", "raw"])
+@pytest.mark.parametrize("place", ["raw_data", "unmapped", "none"])
+def test_every_corpus_event_validates_in_every_setting_masked_or_not(original, place):
+    """Public fixtures, odd shapes (to= a file, a program, /dev/null, REDACTED; empty and missing
+    sections), simulator events; as they come and after every meaning is masked."""
+    from podship.filters.log_filter import load_rules
+    from tests.event_corpus import all_events
+    from tests.test_privacy import _record
+
+    rules = load_rules(str(MASK_ALL), {})
+    for name, kind, event in all_events():
+        plain, masked = _record(kind, event, original), _record(kind, event, original)
+        rules.decide(masked, 0.0)
+        for record in (plain, masked):
+            assert ocsf_errors(ocsf(record, place)) == [], name

@@ -129,3 +129,75 @@ def test_syslog_keeps_its_header_from_the_record_and_carries_the_model_in_msg():
     assert len(short) <= 4000 and len(data) > 4000
     assert "raw_data" not in slim and slim["metadata"]["is_truncated"] is True
     assert ocsf_errors(slim) == []
+
+
+async def test_input_original_event_none_still_gives_ocsf_its_event_and_says_it_is_deprecated(
+    simulator, tmp_path
+):
+    """main: `original_event: none` made every OCSF record lack the required `email`, silently. Now
+    the event travels to every output, and only the syslog-index output leaves it out."""
+    sim = await simulator(timeline=LINE, start_ms=S0, tokens={KEY: "acme_hosted"})
+    peer = await ForwardPeer().start()
+    outputs = [
+        {"name": "stdout", "schema": "ocsf"},
+        {"name": "forward", "host": "127.0.0.1", "port": peer.port},
+    ]
+    inputs = [connector(sim, kind, backfill="2h", original_event="none") for kind in ("message", "maillog")]
+    path = write_pipeline(
+        tmp_path / "podship.yaml", inputs, service={"state_dir": str(tmp_path / "state")}, outputs=outputs
+    )
+    kinds = ("message", "maillog")
+    expected = {event_id for kind in kinds for event_id in LINE.ids(kind, S0 - 2 * HOUR_MS, S0 - HOUR_MS)}
+    stdout, stderr = tmp_path / "out.ndjson", tmp_path / "err.log"
+    with stdout.open("ab") as out, stderr.open("ab") as err:
+        process = await run_podship(path, KEY, out, err)
+    try:
+        await wait_for(lambda: expected <= {r["metadata"]["uid"] for r in lines(stdout)}, 180, "OCSF")
+        await wait_for(lambda: expected <= {r["event_id"] for _, _, r in peer.records}, 60, "records")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        await peer.stop()
+    ocsf = [r for r in lines(stdout) if r["metadata"]["uid"] in expected]
+    assert [r["metadata"]["uid"] for r in ocsf if ocsf_errors(r) or "@" not in json.dumps(r["email"])] == []
+    assert not any("proofpoint_on_demand" in r for _, _, r in peer.records)
+    warned = [line for line in stderr.read_text().splitlines() if "original_event is deprecated" in line]
+    assert len(warned) == 2 and "write `original: none` on the outputs" in warned[0]
+
+
+_STDOUT = "plugin 'stdout': option 'original': schema"
+_MIXED = (
+    "plugin 'outputs': option 'original': one syslog_index output wants the original raw and another compact"
+)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "problem"),
+    [
+        (
+            [{"name": "stdout", "schema": "ocsf", "original": "compact"}],
+            f"{_STDOUT} ocsf keeps the original as raw_data, unmapped, none, not 'compact'",
+        ),
+        (
+            [{"name": "stdout", "original": "unmapped"}],
+            f"{_STDOUT} syslog_index keeps the original as compact, raw, none, not 'unmapped'",
+        ),
+        ([{"name": "stdout", "original": "raw"}, {"name": "forward", "port": 24224}], _MIXED),
+    ],
+)
+def test_an_original_the_model_cannot_keep_is_one_line_naming_file_plugin_and_option(
+    tmp_path, outputs, problem
+):
+    inputs = [{"name": "proofpoint_pod", "tenant": "acme", "cluster_id": "c", "api_key": "${POD_API_KEY}"}]
+    path = write_pipeline(tmp_path / "p.yaml", inputs, outputs=outputs)
+    result = subprocess.run(
+        [sys.executable, "-m", "podship", "check", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        env={"POD_API_KEY": "k", "PATH": "/usr/bin:/bin"},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert str(path) in result.stderr and problem in result.stderr

@@ -13,7 +13,11 @@ from typing import Any
 
 import orjson
 
+from podship.core import paths
 from podship.core.encode_json import RawJSON, loads
+from podship.core.event import places
+from podship.core.event import readers as pod
+from podship.core.event.readers import as_list, first, number
 from podship.core.pod import iso_utc
 
 ORIGIN: dict[str, Any] = {
@@ -23,7 +27,6 @@ ORIGIN: dict[str, Any] = {
     "processor": {"name": "proofpoint_on_demand", "type": "log_collector"},
 }
 Record = dict[str, Any]
-_SCORES = ("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "lowpriority")
 
 
 def compact(value: Any) -> Any:
@@ -45,46 +48,6 @@ def compact(value: Any) -> Any:
 
 
 _BLANKABLE = (str, list, dict)  # blank when empty; 0, 0.0 and False are values
-
-
-def dig(event: Any, *path: str) -> Any:
-    """The value at `path`, or None where any step is missing or not a map."""
-    for key in path:
-        if not isinstance(event, dict):
-            return None
-        event = event.get(key)
-    return event
-
-
-def first(value: Any) -> Any:
-    """The first element of a list, or the value itself (PoD header values are lists)."""
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
-
-
-def as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
-def number(value: Any) -> int | float | None:
-    """A number from a number or a numeric string (sendmail values are strings)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return value
-    try:
-        text = str(value).strip()
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    except ValueError:
-        return None
-
-
-def truthy(value: Any) -> bool:
-    """PoD's booleans, once seen as the string "True"."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 ORIGINALS = ("compact", "raw", "none")  # how a record carries its original event
@@ -158,10 +121,44 @@ def original(record: Record) -> dict[str, Any]:
     return event if isinstance(event, dict) else {}
 
 
-def _final_action(flt: dict[str, Any]) -> dict[str, Any]:
-    actions = [action for action in as_list(flt.get("actions")) if isinstance(action, dict)]
-    final = next((action for action in actions if truthy(action.get("isFinal"))), None)
-    if final is None:
+# The syslog-index fields each meaning a privacy rule names is copied into (beside the event).
+_HOLDERS: dict[str, tuple[paths.Path, ...]] = {
+    "recipients": (("envelope_rcpts",), ("header_to",), ("header_cc",)),
+    "senders": (("envelope_from",), ("header_from",), ("header_reply_to",)),
+    "subjects": (("subject",),),
+    "attachment_names": (("attachments", "name"),),
+    "urls": (("urls",),),
+    "client_ips": (("src_ip",),),
+}
+
+
+def mask(record: Record, meanings: tuple[str, ...], change: places.Change) -> None:
+    """Hide each meaning in the event the record carries and in the fields made from it, with
+    the same change, so that every model renders the hidden value."""
+    kind = str(record.get("event_type"))
+    hidden = places.mask(original(record), kind, meanings, change) if ORIGINAL_KEY in record else frozenset()
+    hidden |= {found for meaning in meanings for found in _addresses_held(record, meaning)}
+    for meaning in meanings:
+        for path in _HOLDERS[meaning]:
+            paths.replace(record, path, places.hide(meaning, change))
+    if kind == "maillog" and isinstance(record.get("raw"), str):
+        record["raw"] = places.hide_in_line(record["raw"], meanings, change)
+    if kind == "maillog" and "client_ips" in meanings and "envelope_from" in record:
+        record["relay"] = places.hide_relay_ip(record.get("relay"), change)
+    for path in (*_HOLDERS["recipients"], *_HOLDERS["senders"], ("raw",)):  # a hidden address, everywhere
+        paths.replace(record, path, places.hide_only(hidden, change))
+
+
+def _addresses_held(record: Record, meaning: str) -> set[str]:
+    if meaning not in places.ADDRESSES:
+        return set()
+    texts = [value for path in _HOLDERS[meaning] for value in paths.values(record, path)]
+    return {found for text in texts if isinstance(text, str) for found in places.ADDRESS.findall(text)}
+
+
+def _final_action(event: dict[str, Any]) -> dict[str, Any]:
+    final = pod.final_action(event)
+    if not final:
         return {}
     return {
         "final_action": final.get("action"),
@@ -170,66 +167,37 @@ def _final_action(flt: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _attachments(event: dict[str, Any]) -> list[dict[str, Any]]:
-    parts = [part for part in as_list(event.get("msgParts")) if isinstance(part, dict)]
+def _attachments(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    named = [(part, pod.part_name(part)) for part in parts]
     return [
         {
-            "name": part.get("detectedName") or part.get("labeledName"),
-            "type": part.get("detectedMime") or part.get("labeledMime"),
-            "ext": part.get("detectedExt") or part.get("labeledExt"),
-            "size_bytes": number(part.get("detectedSizeBytes") or part.get("sizeDecodedBytes")),
+            "name": name,
+            "type": pod.part_mime(part),
+            "ext": pod.part_ext(part),
+            "size_bytes": pod.part_size(part),
             "md5": part.get("md5"),
             "sha256": part.get("sha256"),
             "disposition": part.get("disposition"),
         }
-        for part in parts
-        if part.get("disposition") == "attached" or part.get("detectedName") or part.get("labeledName")
+        for part, name in named
+        if name or part.get("disposition") == "attached"
     ]
 
 
-def _urls(event: dict[str, Any]) -> list[str]:
-    urls: list[str] = []
-    for part in as_list(event.get("msgParts")):
-        for entry in as_list(dig(part, "urls")):
-            url = entry.get("url") if isinstance(entry, dict) else None
-            if isinstance(url, str) and url not in urls:
-                urls.append(url)
-    return urls
-
-
-def _scores(flt: dict[str, Any]) -> dict[str, Any]:
-    scores = _map(_map(_map(_map(flt.get("modules")).get("spam")).get("scores")))
-    classifiers = _map(scores.get("classifiers"))
-    fields = {key: number(classifiers.get(name)) for name, key in _SCORE_KEYS}
-    fields["spam_score"] = number(scores.get("overall"))
-    fields["spam_engine_score"] = number(scores.get("engine"))
-    return fields
-
-
-_SCORE_KEYS = tuple((name, f"{name}_score") for name in _SCORES)
-
-
-def _map(value: Any) -> dict[str, Any]:
-    """`value` where it is a map, else an empty one: PoD sections change shape across versions."""
-    return value if type(value) is dict else {}
+def _scores(event: dict[str, Any]) -> dict[str, Any]:
+    scores = pod.scores(event)
+    fields = {f"{name}_score": scores[name] for name in pod.SCORES}
+    return fields | {"spam_score": scores["overall"], "spam_engine_score": scores["engine"]}
 
 
 def _origin(event: dict[str, Any]) -> dict[str, Any]:
-    data = _map(dig(event, "metadata", "origin", "data"))
-    pps = _map(event.get("pps"))
-    return {
-        "reporting_host": data.get("agent") or pps.get("agent"),
-        "cluster_id": data.get("cid") or pps.get("cid"),
-        "pod_version": data.get("version") or pps.get("version"),
-    }
+    found = pod.origin(event)
+    return {"reporting_host": found["agent"], "cluster_id": found["cid"], "pod_version": found["version"]}
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    """Each section is looked up once: this runs for every message event (the hot path)."""
-    connection, flt = _map(event.get("connection")), _map(event.get("filter"))
-    modules, envelope, msg = _map(flt.get("modules")), _map(event.get("envelope")), _map(event.get("msg"))
-    header = _Headers(_map(msg.get("normalizedHeader")), _map(msg.get("header")))
-    tls, quarantine = _map(_map(connection.get("tls")).get("inbound")), _map(flt.get("quarantine"))
+    connection, flt, header = pod.connection(event), pod.verdict(event), pod.Headers(event)
+    tls, quarantine, parts = pod.tls_inbound(event), pod.quarantine(event), pod.parts(event)
     fields: dict[str, Any] = {
         "src_ip": connection.get("ip"),
         "src_host": connection.get("host"),
@@ -240,46 +208,33 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
         "disposition": flt.get("disposition"),
         "queue_id": flt.get("qid"),
         "parent_event_id": flt.get("origGuid"),
-        "envelope_from": envelope.get("from"),
-        "envelope_rcpts": as_list(envelope.get("rcpts")),
+        "envelope_from": pod.envelope_from(event),
+        "envelope_rcpts": pod.envelope_rcpts(event),
         "header_from": first(header.get("from")),
         "header_to": as_list(header.get("to")),
         "header_cc": as_list(header.get("cc")),
         "header_reply_to": first(header.get("reply-to")),
         "subject": first(header.get("subject")),
         "message_id": first(header.get("message-id")),
-        "msg_size_bytes": number(flt.get("msgSizeBytes") or msg.get("sizeBytes")),
-        "virus_names": as_list(_map(modules.get("av")).get("virusNames")),
-        "spf_result": _map(modules.get("spf")).get("result"),
-        "dmarc_result": _map(modules.get("dmarc")).get("filterdResult"),
+        "msg_size_bytes": pod.message_size(event),
+        "virus_names": pod.virus_names(event),
+        "spf_result": pod.module(event, "spf").get("result"),
+        "dmarc_result": pod.module(event, "dmarc").get("filterdResult"),
         "quarantine_folder": quarantine.get("folder"),
         "quarantine_rule": quarantine.get("rule"),
-        "attachments": _attachments(event),
-        "urls": _urls(event),
+        "attachments": _attachments(parts),
+        "urls": pod.urls(event, parts),
         "tls_version": tls.get("version"),
         "tls_cipher": tls.get("cipher"),
         "tls_cipher_bits": number(tls.get("cipherBits")),
     }
-    return fields | _final_action(flt) | _scores(flt) | _origin(event)
-
-
-class _Headers:
-    """A header from the normalised copy, else from the raw headers."""
-
-    __slots__ = ("normalised", "raw")
-
-    def __init__(self, normalised: dict[str, Any], raw: dict[str, Any]) -> None:
-        self.normalised, self.raw = normalised, raw
-
-    def get(self, name: str) -> Any:
-        value = self.normalised.get(name)
-        return value if value is not None else self.raw.get(name)
+    return fields | _final_action(event) | _scores(event) | _origin(event)
 
 
 def _maillog(event: dict[str, Any]) -> dict[str, Any]:
-    sm = _map(event.get("sm"))
+    sm, tls = pod.sendmail(event), pod.maillog_tls(event)
     fields: dict[str, Any] = {
-        "raw": event.get("data"),
+        "raw": pod.sendmail_line(event),
         "queue_id": sm.get("qid"),
         "envelope_from": _bare(sm.get("from")),
         "envelope_rcpts": [_bare(to) for to in as_list(sm.get("to"))],
@@ -292,9 +247,9 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
         "nrcpts": number(sm.get("nrcpts")),
         "message_id": sm.get("msgid"),
         "protocol": sm.get("proto"),
-        "tls_version": dig(event, "tls", "version"),
-        "tls_cipher": dig(event, "tls", "cipher"),
-        "tls_verify": dig(event, "tls", "verify") or sm.get("tls.verify"),
+        "tls_version": tls["version"],
+        "tls_cipher": tls["cipher"],
+        "tls_verify": tls["verify"],
     }
     return fields | _origin(event)
 
@@ -308,17 +263,17 @@ def _bare(address: Any) -> Any:
 
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:
-    audit = _map(event.get("audit"))
-    tags = {tag.get("name"): tag.get("value") for tag in as_list(audit.get("tags")) if isinstance(tag, dict)}
+    audit, actor = pod.audit(event), pod.actor(event)
+    tags = {tag.get("name"): tag.get("value") for tag in pod.audit_tags(event)}
     fields: dict[str, Any] = {
         "audit_action": audit.get("action"),
         "audit_level": audit.get("level"),
         "resource_type": audit.get("resourceType"),
         "resource_name": audit.get("resourceName"),
-        "user_email": dig(audit, "user", "email"),
-        "user_id": dig(audit, "user", "id"),
-        "src_ip": dig(audit, "user", "ipAddress"),
-        "user_roles": as_list(dig(audit, "user", "rolesAssigned")),
+        "user_email": actor["email"],
+        "user_id": actor["id"],
+        "src_ip": actor["ip"],
+        "user_roles": actor["roles"],
         "audit_tags": {str(name): value for name, value in tags.items() if name is not None},
     }
     return fields | _origin(event)

@@ -4,8 +4,7 @@ silently never matched (in podship or in the collector the export goes to).
 
 syslog_index: the fields of the shipped JSON Schema, and under the original event any path below
 one of PoD's sections (PoD adds fields there; a section that is not PoD's is a typo). ocsf and ecs:
-every path of the simulator's events rendered into the model, which covers what the mappings write
-for the shapes PoD sends.
+the paths each model declares it writes (`FIELDS` and `OPEN` in its module).
 """
 
 from __future__ import annotations
@@ -18,9 +17,7 @@ from importlib import resources
 from typing import Any
 
 from podship.core.models import DEFAULT, MODELS
-from podship.core.pod import SECTIONS, TYPES, event_identity
-from podship.core.records import normalise
-from podship.devtools.simgen import Timeline
+from podship.core.pod import SECTIONS
 
 ORIGINAL = "proofpoint_on_demand"  # where the syslog-index record carries the PoD event
 
@@ -29,7 +26,7 @@ ORIGINAL = "proofpoint_on_demand"  # where the syslog-index record carries the P
 def model_fields(schema: str) -> tuple[frozenset[tuple[str, ...]], frozenset[tuple[str, ...]]]:
     """(every known path and prefix, the paths below which anything goes) of `schema`'s records."""
     if schema != DEFAULT:
-        return _rendered(schema), frozenset()
+        return MODELS[schema].fields, frozenset(MODELS[schema].open)
     text = resources.files("podship").joinpath("schema/record.schema.json").read_text()
     known, free = set[tuple[str, ...]](), set[tuple[str, ...]]()
     _schema_paths(json.loads(text), (), known, free)
@@ -45,28 +42,6 @@ def _schema_paths(node: dict[str, Any], prefix: tuple[str, ...], known: set[Any]
     for name, inner in node.get("properties", {}).items():
         known.add((*prefix, name))
         _schema_paths(inner, (*prefix, name), known, free)
-
-
-def _rendered(schema: str) -> frozenset[tuple[str, ...]]:
-    """Every path (and prefix) in the simulator's events of every type, rendered into `schema`."""
-    line, found = Timeline(seed=3), set[tuple[str, ...]]()
-    for kind in TYPES:
-        for k in range(200):
-            event = line.event(kind, k)
-            event_id, ts = event_identity(event, kind)
-            record = normalise(event, kind, event_id, ts, {"tenant_name": "t", "connector": "c"})
-            found.update(_paths(MODELS[schema](record, "none"), ()))
-    return frozenset(found)
-
-
-def _paths(value: Any, prefix: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
-    if prefix:
-        yield prefix
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if isinstance(item, dict):
-            for key, inner in item.items():
-                yield from _paths(inner, (*prefix, str(key)))
 
 
 def rule_fields(document: Any) -> Iterator[tuple[str, Any]]:

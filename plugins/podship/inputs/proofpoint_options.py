@@ -45,10 +45,8 @@ OPTIONS = OptionTable(
         Option(
             "original_event",
             "str",
-            "compact",
-            "How records carry the original event under `proofpoint_on_demand`: `compact` (blank "
-            "values omitted, as Stellar Cyber's index holds it), `raw` (the frame's JSON as PoD sent "
-            "it: fastest, blanks kept), `none` (left out).",
+            "",
+            "Deprecated: write `original` on the outputs (compact, raw or none for syslog_index).",
             choices=ORIGINALS,
         ),
         Option("url", "str", DEFAULT_URL, "Stream URL; `ws://` only for loopback addresses (the simulator)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from podship.errors import ConfigError
+from podship.runtime import originals
 from podship.runtime.registry import PLUGINS, SECTIONS
 from podship.runtime.settings import PipelineConfig
 
@@ -27,6 +28,7 @@ def check_pipeline(config: PipelineConfig) -> None:
                 option="alias",
             )
     _one_session_per_key_and_type(config)
+    originals.resolve(config)
 
 
 def _one_session_per_key_and_type(config: PipelineConfig) -> None:

@@ -153,13 +153,18 @@ def _expanded(table: OptionTable, key: str, value: Any, path: str, env: Mapping[
     return expanded
 
 
+DEPRECATED = frozenset({"schema_original", "original_event"})
+
+
 def masked(config: PipelineConfig) -> dict[str, Any]:
     """The effective configuration as a pipeline file writes it, every secret as `***`, for
     `podship check`: durations and sizes in their units (`1s`, `64MiB`), as check accepts them."""
 
     def entries(section: str, plugins: list[PluginConfig]) -> list[dict[str, Any]]:
         tables = [plugin_for(section, plugin.name, config.file).options for plugin in plugins]
-        return [{"name": p.name, **t.shown(p.values)} for p, t in zip(plugins, tables, strict=True)]
+        shown = [{"name": p.name, **t.shown(p.values)} for p, t in zip(plugins, tables, strict=True)]
+        # The deprecated names are resolved into each output's `original`, which is shown instead.
+        return [{k: v for k, v in entry.items() if k not in DEPRECATED} for entry in shown]
 
     sections = ("inputs", "filters", "outputs")
     return {

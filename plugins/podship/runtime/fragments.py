@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from podship.core.models import DEFAULT, MODELS, ORIGINAL_PLACES
+from podship.core.records import ORIGINALS
 from podship.runtime.options import Option
 
+ORIGINAL_CHOICES = tuple(dict.fromkeys((*ORIGINALS, *ORIGINAL_PLACES)))
 MODEL_OPTIONS = (
     Option(
         "schema",
@@ -15,11 +17,20 @@ MODEL_OPTIONS = (
         choices=tuple(MODELS),
     ),
     Option(
+        "original",
+        "str",
+        "",
+        "Where the model keeps the original PoD event. syslog_index: compact (default: under "
+        "proofpoint_on_demand, blanks omitted), raw (the frame's JSON as PoD sent it: fastest) or none; "
+        "ocsf/ecs: raw_data (default: OCSF raw_data, ECS event.original, as JSON text), unmapped (OCSF "
+        "unmapped, ECS proofpoint_on_demand.<type>: an object) or none.",
+        choices=ORIGINAL_CHOICES,
+    ),
+    Option(
         "schema_original",
         "str",
-        ORIGINAL_PLACES[0],
-        "ocsf/ecs: where the original event goes: raw_data (OCSF raw_data, ECS event.original: JSON "
-        "text), unmapped (OCSF unmapped, ECS proofpoint_on_demand.<type>: an object) or none.",
+        "",
+        "Deprecated: write `original` (ocsf/ecs values).",
         choices=ORIGINAL_PLACES,
     ),
 )

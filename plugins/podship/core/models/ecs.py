@@ -14,14 +14,79 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from podship.core.event import readers as pod
+from podship.core.event.readers import as_list
 from podship.core.models import ecs_message
-from podship.core.models.fields import event_and_text, section
+from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
-from podship.core.records import Record, as_list, compact, dig, original
+from podship.core.records import Record, compact, original
 
 ECS_VERSION = "8.11.0"
 DATASETS = {"message": "message", "maillog": "mail", "audit": "audit"}
 OBSERVER = {"vendor": "Proofpoint", "product": "Proofpoint On Demand"}
+# Every field path this model writes (a rule's field is checked against them); below the OPEN
+# ones, keys come from the event (audit tags, the original event) and any path is accepted.
+FIELDS = [
+    "@timestamp",
+    "message",
+    "data_stream.dataset",
+    "data_stream.type",
+    "ecs.version",
+    "organization.name",
+    "event.action",
+    "event.category",
+    "event.dataset",
+    "event.duration",
+    "event.end",
+    "event.id",
+    "event.kind",
+    "event.original",
+    "event.start",
+    "event.type",
+    "log.level",
+    "service.id",
+    "rule.name",
+    "url.full",
+    "email.attachments.file.extension",
+    "email.attachments.file.hash.md5",
+    "email.attachments.file.hash.sha256",
+    "email.attachments.file.mime_type",
+    "email.attachments.file.name",
+    "email.attachments.file.size",
+    "email.from.address",
+    "email.to.address",
+    "email.cc.address",
+    "email.reply_to.address",
+    "email.sender.address",
+    "email.local_id",
+    "email.message_id",
+    "email.subject",
+    "email.x_mailer",
+    "network.direction",
+    "network.protocol",
+    "observer.hostname",
+    "observer.ip",
+    "observer.name",
+    "observer.product",
+    "observer.type",
+    "observer.vendor",
+    "observer.version",
+    "related.hash",
+    "related.hosts",
+    "related.ip",
+    "related.user",
+    "source.address",
+    "source.domain",
+    "source.ip",
+    "source.user.email",
+    "source.user.id",
+    "source.user.roles",
+    "tls.cipher",
+    "tls.version",
+    "tls.version_protocol",
+    "truncated",
+]
+OPEN = ("labels", "proofpoint_on_demand")
 _AUDIT = {  # PoD audit action: (event.category, event.type), as the integration sets them
     "login": (["authentication"], ["start"]),
     "logout": (["authentication"], ["end"]),
@@ -139,11 +204,11 @@ def tls(cipher: Any, version: Any) -> dict[str, Any]:
 
 def observer(event: dict[str, Any], related: Related) -> dict[str, Any]:
     """metadata.origin.data, overridden by pps where both are present (as the pipeline does)."""
-    origin, pps = dig(event, "metadata", "origin", "data"), dig(event, "pps")
-    related.add("hosts", [dig(origin, "agent"), dig(pps, "agent")])
+    origin, pps = pod.reporters(event)
+    related.add("hosts", [origin.get("agent"), pps.get("agent")])
 
     def pick(name: str) -> Any:
-        return dig(pps, name) or dig(origin, name)
+        return pps.get(name) or origin.get(name)
 
     return OBSERVER | {
         "type": "mail-gateway",
@@ -154,11 +219,11 @@ def observer(event: dict[str, Any], related: Related) -> dict[str, Any]:
 
 
 def _mail(event: dict[str, Any]) -> dict[str, Any]:
-    sm = section(event, "sm")
+    sm, maillog_tls = pod.sendmail(event), pod.maillog_tls(event)
     related = Related()
     found = {
         "event": {"category": ["email"], "type": ["info"]},
-        "message": event.get("data"),
+        "message": pod.sendmail_line(event),
         "observer": observer(event, related),
         "email": {
             "to": {"address": as_list(sm.get("to"))},
@@ -167,50 +232,45 @@ def _mail(event: dict[str, Any]) -> dict[str, Any]:
             "message_id": sm.get("msgid"),
         },
         "network": {"protocol": str(sm["proto"]).lower() if sm.get("proto") else None},
-        "tls": tls(dig(event, "tls", "cipher"), dig(event, "tls", "version")),
+        "tls": tls(maillog_tls["cipher"], maillog_tls["version"]),
     }
     related.add("user", as_list(sm.get("to")) + as_list(sm.get("from")))
     return found | {"related": related.fields}
 
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:
-    audit = section(event, "audit")
-    action = str(audit.get("action") or "").lower()
+    audit, action, actor = pod.audit(event), pod.audit_action(event), pod.actor(event)
     category, kinds = _AUDIT.get(action, (None, None))
-    agent, related = dig(event, "metadata", "origin", "data", "agent"), Related()
+    origin, related = pod.reporters(event)[0], Related()
+    agent, version, service = origin.get("agent"), origin.get("version"), pod.audit_service(event)
     related.add("ip" if is_ip(agent) else "hosts", [agent])
-    related.add("ip", [dig(audit, "service", "ipAddress"), dig(audit, "user", "ipAddress")])
-    related.add("user", [dig(audit, "user", "email"), dig(audit, "user", "id")])
-    version = dig(event, "metadata", "origin", "data", "version")
+    related.add("ip", [service.get("ipAddress"), actor["ip"]])
+    related.add("user", [actor["email"], actor["id"]])
     return {
         "event": {"action": action or None, "category": category, "type": kinds},
         "observer": OBSERVER
         | {
             "ip": [agent] if is_ip(agent) else None,
             "hostname": None if is_ip(agent) else agent,
-            "name": dig(event, "metadata", "origin", "data", "cid"),
+            "name": origin.get("cid"),
             "version": None if version is None else str(version),
         },
         "log": {"level": audit.get("level")},
-        "service": {"id": dig(audit, "service", "id")},
-        "labels": _labels(audit),
-        "source": _audit_source(audit),
+        "service": {"id": service.get("id")},
+        "labels": _labels(event),
+        "source": _audit_source(actor),
         "related": related.fields,
     }
 
 
-def _audit_source(audit: dict[str, Any]) -> dict[str, Any]:
-    ip = dig(audit, "user", "ipAddress")
+def _audit_source(actor: dict[str, Any]) -> dict[str, Any]:
+    ip = actor["ip"]
     return {
         "ip": ip if is_ip(ip) else None,
-        "user": {
-            "email": dig(audit, "user", "email"),
-            "id": dig(audit, "user", "id"),
-            "roles": as_list(dig(audit, "user", "rolesAssigned")),
-        },
+        "user": {"email": actor["email"], "id": actor["id"], "roles": actor["roles"]},
     }
 
 
-def _labels(audit: dict[str, Any]) -> dict[str, Any]:
-    tags = [tag for tag in as_list(audit.get("tags")) if isinstance(tag, dict) and tag.get("name")]
+def _labels(event: dict[str, Any]) -> dict[str, Any]:
+    tags = [tag for tag in pod.audit_tags(event) if tag.get("name")]
     return {str(tag["name"]): str(tag["value"]) for tag in tags if tag.get("value") not in (None, "")}

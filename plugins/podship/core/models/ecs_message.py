@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from podship.core.event import readers as pod
+from podship.core.event.readers import as_list, number
 from podship.core.models import ecs
-from podship.core.models.fields import section
 from podship.core.pod import iso_utc, parse_ts
-from podship.core.records import as_list, dig, number
 
 
 def fields(event: dict[str, Any]) -> dict[str, Any]:
-    connection = section(event, "connection")
+    connection, tls = pod.connection(event), pod.tls_inbound(event)
     related = ecs.Related()
     source = _source(connection, related)
     _domains(event, related)
@@ -25,11 +25,9 @@ def fields(event: dict[str, Any]) -> dict[str, Any]:
         "source": source,
         "network": {
             "protocol": "smtp" if "smtp" in str(connection.get("protocol") or "").lower() else None,
-            "direction": str(dig(event, "filter", "routeDirection") or "").lower() or None,
+            "direction": str(pod.verdict(event).get("routeDirection") or "").lower() or None,
         },
-        "tls": ecs.tls(
-            dig(connection, "tls", "inbound", "cipher"), dig(connection, "tls", "inbound", "version")
-        ),
+        "tls": ecs.tls(tls.get("cipher"), tls.get("version")),
         "email": _email(event, related),
         "rule": {"name": _rules(event)},
     }
@@ -47,25 +45,26 @@ def _source(connection: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
 
 
 def _domains(event: dict[str, Any], related: ecs.Related) -> None:
-    modules = dig(event, "filter", "modules")
-    related.add("hosts", [dig(entry, "domain") for entry in as_list(dig(modules, "dkimv"))])
-    related.add("hosts", [dig(entry, "fromDomain") for entry in as_list(dig(modules, "dmarc", "alignment"))])
-    identities = [dig(entry, "emailIdentities") for entry in as_list(dig(modules, "dmarc", "authResults"))]
-    related.add("hosts", [dig(found, "header.from") for found in identities])
-    related.add("hosts", [dig(modules, "spf", "domain")])
-    throttle = dig(event, "filter", "throttleIp")
+    dmarc = pod.module(event, "dmarc")
+    related.add("hosts", [entry.get("domain") for entry in pod.dkim_results(event)])
+    related.add("hosts", [entry.get("fromDomain") for entry in pod.maps(dmarc.get("alignment"))])
+    identities = pod.dmarc_identities(event)
+    related.add("hosts", [found.get("header.from") for found in identities])
+    related.add("hosts", [pod.module(event, "spf").get("domain")])
+    throttle = pod.verdict(event).get("throttleIp")
     related.add("ip", [throttle] if ecs.is_ip(throttle) else [])
 
 
 def _timing(event: dict[str, Any]) -> dict[str, Any]:
     """event.start (ms, as the date processor keeps it), duration (ns) and end = start + duration."""
-    seconds = number(dig(event, "filter", "durationSecs"))
+    verdict = pod.verdict(event)
+    seconds = number(verdict.get("durationSecs"))
     duration = None if seconds is None else int(seconds * 1_000_000_000)
     try:
-        start = parse_ts(dig(event, "filter", "startTime"))
+        start = parse_ts(verdict.get("startTime"))
     except (ValueError, TypeError):
         start = None
-    timing = {"duration": duration, "action": _lower(event.get("final_action"))}
+    timing = {"duration": duration, "action": _lower(pod.elastic_final_action(event))}
     if start is not None:
         timing["start"] = iso_utc(start)
         timing["end"] = None if duration is None else java_instant(start * 1_000_000 + duration)
@@ -91,37 +90,34 @@ def _lower(value: Any) -> Any:
 
 
 def _email(event: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
-    header = dig(event, "msg", "header")
-    sender, rcpts = dig(event, "envelope", "from"), as_list(dig(event, "envelope", "rcpts"))
-    related.add("user", [sender, *rcpts, *as_list(dig(event, "filter", "verified", "rcpts"))])
+    sender, rcpts = pod.envelope_from(event), pod.envelope_rcpts(event)
+    related.add("user", [sender, *rcpts, *pod.verified_rcpts(event)])
     for name in ("cc", "from", "reply-to", "to"):
-        related.add("user", as_list(dig(header, name)))
-    parsed = dig(event, "msg", "parsedAddresses")
+        related.add("user", as_list(pod.raw_header(event, name)))
     for name in ("cc", "from", "to"):
-        related.add("user", as_list(dig(parsed, name)))
+        related.add("user", pod.parsed(event, name))
     return {
         "sender": {"address": sender},
-        "from": {"address": as_list(dig(header, "from"))},
-        "to": {"address": as_list(dig(header, "to"))},
-        "cc": {"address": as_list(dig(header, "cc"))},
-        "reply_to": {"address": as_list(dig(header, "reply-to"))},
-        "subject": as_list(dig(header, "subject")),
-        "message_id": as_list(dig(header, "message-id")),
-        "local_id": dig(event, "filter", "mid"),
+        "from": {"address": as_list(pod.raw_header(event, "from"))},
+        "to": {"address": as_list(pod.raw_header(event, "to"))},
+        "cc": {"address": as_list(pod.raw_header(event, "cc"))},
+        "reply_to": {"address": as_list(pod.raw_header(event, "reply-to"))},
+        "subject": as_list(pod.raw_header(event, "subject")),
+        "message_id": as_list(pod.raw_header(event, "message-id")),
+        "local_id": pod.verdict(event).get("mid"),
     }
 
 
 def _rules(event: dict[str, Any]) -> list[Any]:
-    names = [dig(event, "filter", "quarantine", "rule"), event.get("final_rule")]
+    names = [pod.quarantine(event).get("rule"), pod.elastic_final_rule(event)]
     return list(dict.fromkeys(name for name in names if name))
 
 
 def _parts(event: dict[str, Any], email: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
-    parts = [part for part in as_list(event.get("msgParts")) if isinstance(part, dict)]
+    parts = pod.parts(event)
     related.add("hash", [part.get(key) for key in ("md5", "sha256") for part in parts])
     email["attachments"] = [_attachment(part) for part in parts]
-    urls = [dig(entry, "url") for part in parts for entry in as_list(part.get("urls"))]
-    return {"url": {"full": [url for url in urls if isinstance(url, str)]}}
+    return {"url": {"full": [url for url in pod.part_urls(event) if isinstance(url, str)]}}
 
 
 def _attachment(part: dict[str, Any]) -> dict[str, Any]:

@@ -1,17 +1,11 @@
-"""Readers the models share (the lenient ones of core/records.py serve the rest)."""
+"""What the models share beside the event readers (core/event/readers.py): the original's text."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from podship.core.encode_json import RawJSON, dumps
-from podship.core.records import ORIGINAL_KEY, Record, dig, original
-
-
-def section(event: Any, *path: str) -> dict[str, Any]:
-    """The map at `path`, or an empty one: PoD sections change shape across versions."""
-    found = dig(event, *path)
-    return found if isinstance(found, dict) else {}
+from podship.core.records import ORIGINAL_KEY, Record, original
 
 
 def event_and_text(record: Record) -> tuple[dict[str, Any], str]:

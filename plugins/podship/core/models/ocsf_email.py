@@ -16,9 +16,9 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from podship.core.models.fields import section
+from podship.core.event import readers as pod
+from podship.core.event.readers import as_list, first, number
 from podship.core.pod import parse_ts
-from podship.core.records import as_list, dig, first, number, truthy
 
 # OCSF's email_t (1.8.0 dictionary): addresses that do not match are left out, never sent invalid.
 _EMAIL = re.compile(r"^[a-zA-Z0-9!#$%&'*+-/=?^_`{|}~.]+@[a-zA-Z0-9-]+\.[a-zA-Z0-9-.]+$")
@@ -32,7 +32,16 @@ _DISPOSITIONS = {  # PoD final disposition: (disposition_id, disposition, action
     "reject": (2, "Blocked", 2, "Denied"),
     "discard": (6, "Dropped", 2, "Denied"),
 }
-_SCORES = ("spam", "phish", "malware", "adult", "bulk", "impostor", "suspect", "lowpriority")
+
+
+def _none_known(sender: str | None) -> list[str]:
+    """OCSF's email needs a From or a To; an event that names neither as an address (a sendmail
+    line to a file, a program, /dev/null or REDACTED, a STARTTLS line, a message with empty
+    sections) gets this To, in the reserved `.invalid` domain (RFC 2606): no address was known."""
+    return [] if sender else [NO_ADDRESS]
+
+
+NO_ADDRESS = "unknown@unknown.invalid"
 
 
 def address(text: Any) -> str | None:
@@ -45,8 +54,20 @@ def address(text: Any) -> str | None:
 
 
 def addresses(values: Any) -> list[str]:
-    found = [address(value) for value in as_list(values)]
+    """The bare addresses of a list of values, each of which may hold several, comma-separated
+    (a header, or a sendmail `to=` that delivered to more than one recipient)."""
+    found = [address(value) for value in _split(values)]
     return list(dict.fromkeys(value for value in found if value))
+
+
+def _split(values: Any) -> list[Any]:
+    found = [value.split(",") if isinstance(value, str) else [value] for value in as_list(values)]
+    return [part for parts in found for part in parts]
+
+
+def mailboxes(values: Any) -> list[str]:
+    """What a sendmail `to=` named that is no address: a file, a program, /dev/null, REDACTED."""
+    return [part for part in _split(values) if isinstance(part, str) and part and not address(part)]
 
 
 def email_activity(event: dict[str, Any], sendmail: bool) -> dict[str, Any]:
@@ -54,8 +75,8 @@ def email_activity(event: dict[str, Any], sendmail: bool) -> dict[str, Any]:
 
 
 def _message(event: dict[str, Any]) -> dict[str, Any]:
-    connection = section(event, "connection")
-    direction = dig(event, "filter", "routeDirection")
+    connection, flt = pod.connection(event), pod.verdict(event)
+    direction = flt.get("routeDirection")
     unknown = (99 if direction else 0, 0, "Unknown")
     direction_id, activity_id, activity_name = _DIRECTIONS.get(str(direction).lower(), unknown)
     fields: dict[str, Any] = {
@@ -69,10 +90,10 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
         "email_auth": _auth(event),
         "src_endpoint": {"ip": connection.get("ip"), "hostname": connection.get("host")},
         "smtp_hello": connection.get("helo"),
-        "message_trace_uid": dig(event, "filter", "qid"),
+        "message_trace_uid": flt.get("qid"),
         "protocol_name": "smtp",
-        "start_time": _start(event),
-        "duration": _millis(dig(event, "filter", "durationSecs")),
+        "start_time": _start(flt),
+        "duration": _millis(flt.get("durationSecs")),
         "malware": [{"name": name, "classification_ids": [0]} for name in _viruses(event)],
         "unmapped": _message_unmapped(event, connection),
     }
@@ -81,7 +102,7 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
 
 def _verdict(event: dict[str, Any]) -> dict[str, Any]:
     """disposition_id, action_id and severity from PoD's final disposition (and any virus found)."""
-    disposition = dig(event, "filter", "disposition")
+    disposition = pod.verdict(event).get("disposition")
     known = _DISPOSITIONS.get(str(disposition).lower())
     disposition_id, name, action_id, action = known or (99, disposition, 99, "Other")
     severity = 4 if _viruses(event) else 3 if action_id == 2 else 1
@@ -95,57 +116,39 @@ def _verdict(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _header(event: dict[str, Any], name: str) -> Any:
-    value = dig(event, "msg", "normalizedHeader", name)
-    return value if value is not None else dig(event, "msg", "header", name)
-
-
 def _email(event: dict[str, Any]) -> dict[str, Any]:
     """From/To from the headers (parsed addresses first); a message with neither gets the envelope's,
     since OCSF's email object needs a From or a To."""
-    parsed = section(event, "msg", "parsedAddresses")
-    sender = first(addresses(parsed.get("from")) or addresses(_header(event, "from")))
-    rcpts = addresses(parsed.get("to")) or addresses(_header(event, "to"))
+    sender = first(addresses(pod.parsed(event, "from")) or addresses(pod.header(event, "from")))
+    rcpts = addresses(pod.parsed(event, "to")) or addresses(pod.header(event, "to"))
     if not sender and not rcpts:
-        sender, rcpts = address(dig(event, "envelope", "from")), addresses(dig(event, "envelope", "rcpts"))
+        sender, rcpts = address(pod.envelope_from(event)), addresses(pod.envelope_rcpts(event))
+    rcpts = rcpts or addresses(pod.verified_rcpts(event))
     return {
         "from": sender,
-        "to": rcpts,
-        "cc": addresses(parsed.get("cc")) or addresses(_header(event, "cc")),
-        "reply_to": first(addresses(_header(event, "reply-to"))),
-        "subject": first(_header(event, "subject")),
-        "message_uid": first(dig(event, "msg", "header", "message-id") or _header(event, "message-id")),
-        "smtp_from": address(dig(event, "envelope", "from")),
-        "smtp_to": addresses(dig(event, "envelope", "rcpts")),
-        "size": number(dig(event, "filter", "msgSizeBytes") or dig(event, "msg", "sizeBytes")),
-        "files": [_file(part) for part in _parts(event) if _name(part)],
-        "urls": [_url(url) for url in _urls(event)],
+        "to": rcpts or _none_known(sender),
+        "cc": addresses(pod.parsed(event, "cc")) or addresses(pod.header(event, "cc")),
+        "reply_to": first(addresses(pod.header(event, "reply-to"))),
+        "subject": first(pod.header(event, "subject")),
+        "message_uid": first(pod.raw_header(event, "message-id") or pod.header(event, "message-id")),
+        "smtp_from": address(pod.envelope_from(event)),
+        "smtp_to": addresses(pod.envelope_rcpts(event)),
+        "size": pod.message_size(event),
+        "files": [_file(part) for part in pod.parts(event) if pod.part_name(part)],
+        "urls": [_url(url) for url in pod.urls(event) if url],
     }
-
-
-def _parts(event: dict[str, Any]) -> list[dict[str, Any]]:
-    return [part for part in as_list(event.get("msgParts")) if isinstance(part, dict)]
-
-
-def _name(part: dict[str, Any]) -> Any:
-    return part.get("detectedName") or part.get("labeledName")
 
 
 def _file(part: dict[str, Any]) -> dict[str, Any]:
     hashes = [(1, part.get("md5")), (3, part.get("sha256"))]
     return {
-        "name": _name(part),
+        "name": pod.part_name(part),
         "type_id": 1,
-        "mime_type": part.get("detectedMime") or part.get("labeledMime"),
-        "ext": part.get("detectedExt") or part.get("labeledExt"),
-        "size": number(part.get("detectedSizeBytes") or part.get("sizeDecodedBytes")),
+        "mime_type": pod.part_mime(part),
+        "ext": pod.part_ext(part),
+        "size": pod.part_size(part),
         "hashes": [{"algorithm_id": uid, "value": value} for uid, value in hashes if isinstance(value, str)],
     }
-
-
-def _urls(event: dict[str, Any]) -> list[str]:
-    found = [dig(entry, "url") for part in _parts(event) for entry in as_list(part.get("urls"))]
-    return list(dict.fromkeys(url for url in found if isinstance(url, str) and url))
 
 
 def _url(text: str) -> dict[str, Any]:
@@ -157,25 +160,22 @@ def _url(text: str) -> dict[str, Any]:
 
 
 def _auth(event: dict[str, Any]) -> dict[str, Any]:
-    modules = dig(event, "filter", "modules")
-    dkim = next((entry for entry in as_list(dig(modules, "dkimv")) if isinstance(entry, dict)), {})
+    dkim = pod.dkim(event)
     return {
-        "spf": dig(modules, "spf", "result"),
+        "spf": pod.module(event, "spf").get("result"),
         "dkim": dkim.get("result"),
         "dkim_domain": dkim.get("domain"),
-        "dmarc": dig(modules, "dmarc", "filterdResult"),
+        "dmarc": pod.module(event, "dmarc").get("filterdResult"),
     }
 
 
 def _viruses(event: dict[str, Any]) -> list[str]:
-    names = as_list(dig(event, "filter", "modules", "av", "virusNames"))
-    return [name for name in names if isinstance(name, str) and name]
+    return [name for name in pod.virus_names(event) if isinstance(name, str) and name]
 
 
-def _start(event: dict[str, Any]) -> int | None:
-
+def _start(flt: dict[str, Any]) -> int | None:
     try:
-        return parse_ts(dig(event, "filter", "startTime"))
+        return parse_ts(flt.get("startTime"))
     except (ValueError, TypeError):
         return None
 
@@ -187,27 +187,21 @@ def _millis(seconds: Any) -> int | None:
 
 def _message_unmapped(event: dict[str, Any], connection: dict[str, Any]) -> dict[str, Any]:
     """What OCSF has no attribute for: PoD's scores, the final rule, TLS of the inbound session."""
-    actions = as_list(dig(event, "filter", "actions"))
-    final: Any = next((a for a in actions if truthy(dig(a, "isFinal"))), {})
-    scores = dig(event, "filter", "modules", "spam", "scores")
-    tls = dig(connection, "tls", "inbound")
+    final, tls = pod.final_action(event), pod.tls_inbound(event)
+    quarantine = pod.quarantine(event)
     return {
-        "scores": {name: number(dig(scores, "classifiers", name)) for name in _SCORES}
-        | {"overall": number(dig(scores, "overall")), "engine": number(dig(scores, "engine"))},
-        "final_module": dig(final, "module"),
-        "final_rule": dig(final, "rule"),
-        "quarantine": {
-            "folder": dig(event, "filter", "quarantine", "folder"),
-            "rule": dig(event, "filter", "quarantine", "rule"),
-        },
+        "scores": pod.scores(event),
+        "final_module": final.get("module"),
+        "final_rule": final.get("rule"),
+        "quarantine": {"folder": quarantine.get("folder"), "rule": quarantine.get("rule")},
         "tls": {
-            "version": dig(tls, "version"),
-            "cipher": dig(tls, "cipher"),
-            "cipher_bits": number(dig(tls, "cipherBits")),
+            "version": tls.get("version"),
+            "cipher": tls.get("cipher"),
+            "cipher_bits": number(tls.get("cipherBits")),
         },
         "session_id": connection.get("sid"),
         "country": connection.get("country") if connection.get("country") != "**" else None,
-        "parent_event_uid": dig(event, "filter", "origGuid"),
+        "parent_event_uid": pod.verdict(event).get("origGuid"),
     }
 
 
@@ -215,7 +209,7 @@ _RELAY = re.compile(r"^\s*([^\s\[]*)\.?\s*(?:\[(?:IPv6:)?([^\]]+)\])?")
 
 
 def _maillog(event: dict[str, Any]) -> dict[str, Any]:
-    sm = section(event, "sm")
+    sm = pod.sendmail(event)
     delivery = bool(sm.get("to")) or "stat" in sm
     sender, rcpts = address(sm.get("from")), addresses(sm.get("to"))
     return {
@@ -226,14 +220,15 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
         "direction_id": 0,
         "email": {
             "from": sender,
-            "to": rcpts,
+            "to": rcpts or _none_known(sender),
+            "to_mailboxes": mailboxes(sm.get("to")),
             "smtp_from": sender,
             "smtp_to": rcpts,
             "message_uid": sm.get("msgid"),
             "size": number(sm.get("sizeBytes")),
         },
         "message_trace_uid": sm.get("qid"),
-        "message": event.get("data"),
+        "message": pod.sendmail_line(event),
         "protocol_name": str(sm.get("proto")).lower() if sm.get("proto") else None,
         "dst_endpoint": _relay(sm.get("relay")),
         "unmapped": _maillog_unmapped(event, sm),
@@ -271,13 +266,5 @@ def _status(sm: dict[str, Any]) -> dict[str, Any]:
 
 
 def _maillog_unmapped(event: dict[str, Any], sm: dict[str, Any]) -> dict[str, Any]:
-    tls = section(event, "tls")
     keys = ("relay", "mailer", "delay", "xdelay", "pri", "nrcpts", "ctladdr", "daemon", "class", "auth")
-    return {
-        "sendmail": {key: sm.get(key) for key in keys},
-        "tls": {
-            "version": tls.get("version"),
-            "cipher": tls.get("cipher"),
-            "verify": tls.get("verify") or sm.get("tls.verify"),
-        },
-    }
+    return {"sendmail": {key: sm.get(key) for key in keys}, "tls": pod.maillog_tls(event)}

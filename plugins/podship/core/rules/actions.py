@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from podship.core import paths
+from podship.core import paths, records
+from podship.core.event import places
 from podship.core.models import MODELS
 from podship.core.rules.language import ESSENTIAL, TERMINAL, Apply, Context, Record
 from podship.core.units import parse_duration
@@ -59,13 +60,33 @@ def _keep_fields(spec: Any, context: Context) -> Apply:
 
 
 def _mask(spec: Any, context: Context) -> Apply:
+    if isinstance(spec, dict) and "what" in spec and "fields" not in spec:
+        return _mask_meanings(spec, context)
     if not isinstance(spec, dict) or "fields" not in spec:
-        raise context.error("mask takes {fields: [...], with: text | hash, text: '***'}")
+        raise context.error(
+            "mask takes {what: [recipients, ...], with: text | hash} or {fields: [...], with: text | hash}"
+        )
     targets, change = _path_list(spec["fields"], context), _masker(spec, context)
 
     def apply(record: Record, now: float) -> None:
         for path in targets:
             paths.replace(record, path, change)
+
+    return apply
+
+
+def _mask_meanings(spec: dict[str, Any], context: Context) -> Apply:
+    """What to hide, by meaning: every place PoD holds it, in the event and the record's fields."""
+    what = spec["what"] if isinstance(spec["what"], list) else [spec["what"]]
+    unknown = [str(name) for name in what if name not in places.MEANINGS]
+    if unknown or not what:
+        raise context.error(
+            f"mask what: unknown {', '.join(unknown) or '(none)'}; known: {', '.join(places.MEANINGS)}"
+        )
+    meanings, change = tuple(str(name) for name in what), _masker(spec, context)
+
+    def apply(record: Record, now: float) -> None:
+        records.mask(record, meanings, change)
 
     return apply
 

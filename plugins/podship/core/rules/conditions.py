@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from podship.core import paths
-from podship.core.records import number
+from podship.core.event.readers import number
 from podship.core.rules.language import (
     ALIASES,
     OPS,

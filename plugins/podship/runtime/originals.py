@@ -1,0 +1,84 @@
+"""How the original PoD event travels: one `original` option per output, for the output's model.
+
+The input always carries the event (as compact JSON text, or as the frame's own text when a
+syslog-index output wants it raw), so that every model of every output can render it; an output
+whose model keeps no original drops it when it renders. The older options still work, each with
+one deprecation line: `schema_original` on an output, and `original_event` on an input (the
+`original` of its syslog-index outputs).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from podship.core.models import DEFAULT, ORIGINAL_PLACES
+from podship.core.records import ORIGINALS
+from podship.errors import ConfigError
+from podship.runtime.settings import PipelineConfig, PluginConfig
+
+log = logging.getLogger("podship.config")
+PLACES = {DEFAULT: ORIGINALS}  # what each model can do with the original; ocsf and ecs: ORIGINAL_PLACES
+
+
+def resolve(config: PipelineConfig) -> None:
+    """Each output's `original` for its model; the inputs told how to carry the event."""
+    legacy = _legacy_input_setting(config)
+    for output in config.outputs:
+        output.values["original"] = _original(output, legacy, config.file)
+    carried = _carried(config)
+    for source in config.inputs:
+        if "original_event" in source.values:
+            source.values["original_event"] = carried
+
+
+def _legacy_input_setting(config: PipelineConfig) -> str:
+    found = [source for source in config.inputs if source.values.get("original_event")]
+    for source in found:
+        value = source.values["original_event"]
+        log.warning(
+            "%s: input %s: option original_event is deprecated: write `original: %s` on the outputs",
+            config.file,
+            source.alias,
+            value,
+        )
+    return str(found[0].values["original_event"]) if found else ""
+
+
+def _original(output: PluginConfig, legacy: str, file: str) -> str:
+    """The output's own `original`, else its deprecated `schema_original`, else the input's
+    deprecated `original_event` (syslog_index), else the model's default; refused if the
+    model cannot keep the original that way."""
+    model = output.values.get("schema") or DEFAULT
+    allowed = PLACES.get(model, ORIGINAL_PLACES)
+    if output.values.get("schema_original"):
+        log.warning(
+            "%s: output %s: option schema_original is deprecated: write `original: %s`",
+            file,
+            output.alias,
+            output.values["schema_original"],
+        )
+    given = output.values.get("original") or output.values.get("schema_original")
+    value = given or (legacy if model == DEFAULT else "") or allowed[0]
+    if value not in allowed:
+        problem = f"schema {model} keeps the original as {', '.join(allowed)}, not {value!r}"
+        raise ConfigError(problem, file=file, plugin=output.name, option="original")
+    return str(value)
+
+
+def _carried(config: PipelineConfig) -> str:
+    """raw where a syslog-index output wants the frame's text, else compact; both at once cannot
+    be carried, and is refused."""
+    wanted = {_want(output.values) for output in config.outputs} - {""}
+    if len(wanted) > 1:
+        problem = (
+            "one syslog_index output wants the original raw and another compact: podship carries one of them"
+        )
+        raise ConfigError(problem, file=config.file, plugin="outputs", option="original")
+    return wanted.pop() if wanted else "compact"
+
+
+def _want(values: dict[str, Any]) -> str:
+    if (values.get("schema") or DEFAULT) != DEFAULT:
+        return ""
+    return str(values["original"]) if values["original"] in ("raw", "compact") else ""
