@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
+import pytest
+
 from podship.runtime.delivery import Encoded
 from tests.pipes import build, connector, records, run_until
 
@@ -33,11 +35,16 @@ class Buggy:
         return None
 
 
-async def test_a_task_that_raises_is_said_once_and_runs_again_with_its_batch(simulator, tmp_path, caplog):
+@pytest.mark.parametrize("place", ["before stdout", "after stdout"])
+async def test_a_task_that_raises_is_said_once_and_runs_again_with_its_batch(
+    simulator, tmp_path, caplog, place
+):
+    """Before stdout, stdout has not taken the batch the bug broke; after it, it has, and must not
+    get it again when the restarted worker goes on with the batch it held."""
     sim = await simulator()
     pipeline, out = build(tmp_path, [connector(sim)])
     buggy = Buggy()
-    pipeline.outputs.insert(0, buggy)  # first: the stdout output has not taken the batch it broke
+    pipeline.outputs.insert(0 if place == "before stdout" else 1, buggy)
     caplog.set_level(logging.INFO)
     code = await run_until(pipeline, lambda: buggy.calls > 1 and len(records(tmp_path)) > 100)
     out.close()

@@ -13,6 +13,7 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ class Pipeline:
         self.stop = asyncio.Event()
         self.fatal: BaseException | None = None
         self._last_commit = time.monotonic()
-        self._batch: list[Item] = []  # taken from the queue and not yet acknowledged
+        self._held: Held | None = None  # the batch taken and not yet acknowledged
         self.status_port = 0
 
     async def run(self) -> int:
@@ -143,13 +144,17 @@ class Pipeline:
         return 0
 
     async def _work(self) -> None:
-        """Batches to the outputs; restarted after a crash, it delivers the batch it held again."""
+        """Batches to the outputs; restarted after a crash, it goes on with the batch it held: the
+        filters are not applied twice (a mask would hash its own hash), and the outputs that had
+        the batch do not get it again."""
         try:
             while True:
-                self._batch = self._batch or await self._take()
-                await self._deliver(await self._filter(self._batch))
-                batch, self._batch = self._batch, []
-                await self._acknowledge(batch)
+                held = self._held = self._held or Held(await self._take())
+                if held.kept is None:
+                    held.kept = await self._filter(held.batch)
+                await self._deliver(held.kept, held.done)
+                self._held = None
+                await self._acknowledge(held.batch)
         except PodshipError as exc:
             if exc.retryable:  # the supervisor runs us again, with the batch we hold
                 raise
@@ -195,16 +200,17 @@ class Pipeline:
         for stage in self.filters:
             stage.reload()
 
-    async def _deliver(self, kept: list[tuple[Item, frozenset[str]]]) -> None:
-        """Every output takes its records, in turn; a batch an output cannot take is retried by its
-        Delivery, holding the pipeline back (backpressure). A record it cannot encode goes to the
-        dead-letter file of its input."""
+    async def _deliver(self, kept: list[tuple[Item, frozenset[str]]], done: set[int]) -> None:
+        """Every output takes its records, in turn (those in `done` have); a batch an output cannot
+        take is retried by its Delivery, holding the pipeline back (backpressure). A record it
+        cannot encode goes to the dead-letter file of its input."""
         for output in self.outputs:
             items = [item for item, tags in kept if not output.tags or output.tags & tags]
-            if not items:
+            if id(output) in done or not items:
                 continue
             for index, reason in await self._delivery(output).deliver([item.record for item in items]):
                 await items[index].source.set_aside(reason, items[index].record)
+            done.add(id(output))
 
     def _delivery(self, output: Output) -> Delivery:
         """The delivery of an output, labelled `stdout`, `forward`, `forward-2` ..."""
@@ -222,13 +228,15 @@ class Pipeline:
         by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
-        for source, pairs in by_source.items():
-            try:
-                source.acked(pairs)
-            except StorageError as exc:  # its ids wait in the store; `_persist` retries them
-                refused(self.storage, source.name, exc)
-        for _ in batch:
-            self.queue.task_done()
+        try:
+            for source, pairs in by_source.items():
+                try:
+                    source.acked(pairs)
+                except StorageError as exc:  # its ids wait in the store; `_persist` retries them
+                    refused(self.storage, source.name, exc)
+        finally:  # whatever happens, the batch left the queue: a stop must not wait for it
+            for _ in batch:
+                self.queue.task_done()
         self.records_out += len(batch)
         if self.max_records and self.records_out >= self.max_records:
             self.stop.set()
@@ -243,6 +251,15 @@ class Pipeline:
                 await until_written(source.commit, self.storage, source.name)
         if due:
             self._last_commit = time.monotonic()
+
+
+@dataclass
+class Held:
+    """The batch the worker holds: filtered once, and which outputs (by id) already took it."""
+
+    batch: list[Item]
+    kept: list[tuple[Item, frozenset[str]]] | None = None
+    done: set[int] = field(default_factory=set)
 
 
 def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
