@@ -159,3 +159,29 @@ def test_the_gzip_limit_holds_for_concatenated_members_too():
         fwd.gunzip(member * 3, (3 << 24) - 1)
     with pytest.raises(ValueError, match="ends before"):
         fwd.gunzip(member[:-10], 1 << 30)
+
+
+async def test_a_bad_entry_is_set_aside_alone_and_a_malformed_message_never_sinks_the_relay(tmp_path):
+    """A message too short to be one, an entry whose time is infinite, an entry whose record is no
+    map: each refused or set aside, the good records of the chunk delivered and the chunk acked."""
+    entries = [
+        msgpack.packb([1716405003, {"event_id": "good-1"}]),
+        msgpack.packb([float("inf"), {"event_id": "infinite"}]),
+        msgpack.packb([1716405004, 5]),
+        msgpack.packb([1716405005, {"event_id": "good-2"}]),
+    ]
+    async with Relay(tmp_path) as relay:
+        short = await send(relay.port, msgpack.packb(["pod.short", 1]))
+        answer = await send(relay.port, packed("pod.mixed", entries, "bWl4ZWQ="))
+        await asyncio.sleep(0.3)
+        assert relay.process.returncode is None, relay.log()
+    assert short == b"", "a message that is none: refused, its connection closed"
+    assert msgpack.unpackb(answer, raw=False) == {"ack": "bWl4ZWQ="}
+    assert [r["event_id"] for r in relay.records()] == ["good-1", "good-2"]
+    letters = (tmp_path / "state" / "forward-0" / "deadletter.jsonl").read_text().splitlines()
+    reasons = [json.loads(line)["reason"] for line in letters]
+    assert len(reasons) == 3, reasons
+    assert "not a Forward message" in reasons[0]
+    assert "not a Forward time" in reasons[1] and "must be a map" in reasons[2]
+    assert relay.process.returncode == 0
+    assert "Traceback" not in relay.log()

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import msgpack
@@ -205,6 +206,7 @@ class Events:
     tag: str
     events: list[tuple[int, dict[str, Any]]]
     chunk: Any
+    bad: list[tuple[str, Any]] = field(default_factory=list)  # (reason, entry) of entries refused
 
 
 class OverLimit(PodshipError, ValueError):
@@ -222,9 +224,12 @@ def events_of(message: Any, max_bytes: int = 64 << 20) -> Events:
         entries: list[Any] = list(_unpacked(_body(raw(second), options.get("compressed"), max_bytes)))
     elif isinstance(second, list):  # Forward
         options, entries = _options(message, 2), second
-    else:  # Message
+    elif len(message) >= 3:  # Message
         options, entries = _options(message, 3), [[second, message[2]]]
-    return Events(_text(tag), _events(entries), options.get("chunk"))
+    else:
+        raise ValueError("not a Forward message")
+    events, bad = _events(entries)
+    return Events(_text(tag), events, options.get("chunk"), bad)
 
 
 def _options(message: list[Any], index: int) -> dict[str, Any]:
@@ -265,19 +270,31 @@ def _unpacked(body: bytes | bytearray) -> msgpack.Unpacker:
     return unpacker
 
 
-def _events(entries: list[Any]) -> list[tuple[int, dict[str, Any]]]:
-    """`(ms, record)` pairs; nil records are skipped (as Fluentd does), and Fluent Bit group markers."""
-    events = []
+def _events(entries: list[Any]) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[str, Any]]]:
+    """`(ms, record)` pairs, and the entries that are none, with why: one bad entry is set aside
+    alone, so the others of its chunk get through. Nil records are skipped (as Fluentd does), and
+    Fluent Bit's group markers."""
+    events, bad = [], []
     for item in entries:
-        if not isinstance(item, list | tuple) or len(item) != 2:
-            raise ValueError(f"not a Forward entry: {ascii(item)[:80]}")
-        time, record = item
-        if record is None or _is_group_marker(time):
+        try:
+            event = _event(item)
+        except ValueError as exc:
+            bad.append((str(exc), item))
             continue
-        if not isinstance(record, dict):
-            raise ValueError(f"a Forward record must be a map, got {type(record).__name__}")
-        events.append((time_ms(time), _clean(record)))
-    return events
+        if event is not None:
+            events.append(event)
+    return events, bad
+
+
+def _event(item: Any) -> tuple[int, dict[str, Any]] | None:
+    if not isinstance(item, list | tuple) or len(item) != 2:
+        raise ValueError(f"not a Forward entry: {ascii(item)[:80]}")
+    time, record = item
+    if record is None or _is_group_marker(time):
+        return None
+    if not isinstance(record, dict):
+        raise ValueError(f"a Forward record must be a map, got {type(record).__name__}")
+    return time_ms(time), _clean(record)
 
 
 def _is_group_marker(time: Any) -> bool:
@@ -293,7 +310,7 @@ def time_ms(value: Any) -> int:
     if isinstance(value, msgpack.ExtType) and value.code == 0 and len(value.data) == 8:
         seconds, nanos = struct.unpack(">II", value.data)
         return int(seconds) * 1000 + int(nanos) // 1_000_000
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return int(value * 1000)
     raise ValueError(f"not a Forward time: {ascii(value)[:80]}")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -161,6 +162,8 @@ class ForwardInput:
             await self._refuse(_peer(writer), exc)
         except (ConnectionError, ssl.SSLError) as exc:
             log.warning("relay: lost a connection from %s: %s", _peer(writer), exc)
+        except Exception as exc:  # nothing a peer sends may end the relay: refused like the rest
+            await self._refuse(_peer(writer), exc)
         except asyncio.CancelledError:  # the process is ending; Python 3.11's streams would log a
             pass  # cancelled connection handler as an error, with a traceback
         finally:
@@ -205,6 +208,7 @@ class ForwardInput:
 
     async def _take(self, message: Any, writer: asyncio.StreamWriter) -> None:
         decoded = fwd.events_of(message, self.values["max_frame_bytes"])
+        await self._set_aside_entries(decoded.bad, _peer(writer))
         chunk = _Chunk(writer, decoded.chunk, len(decoded.events))
         if not decoded.events:
             self._ack(chunk)
@@ -214,8 +218,20 @@ class ForwardInput:
             self.stats.events += 1
             await self.emit(Item(record, self, key, time_ms))
 
+    async def _set_aside_entries(self, bad: list[tuple[str, Any]], peer: str) -> None:
+        """Entries that are no record (a time that is none, a record that is no map): each set
+        aside alone, so that the chunk's other records get through and the chunk is acked."""
+        for reason, entry in bad:
+            line = f"refused an entry from {peer}: {reason}"
+            write = functools.partial(self.store.dead_letter, line, {"entry": entry})
+            await until_written(write, self.storage, self.name)
+            self.stats.dead_letters += 1
+        if bad:
+            log.warning("relay: set aside %d entries from %s: %s", len(bad), peer, bad[0][0])
+
     def acked(self, pairs: list[tuple[str, int]]) -> None:
         """The outputs have these records; a chunk whose records all arrived is acked to its sender."""
+        self.stats.delivered += len(pairs)
         for key, _ in pairs:
             chunk = self._owners.pop(key)
             chunk.waiting -= 1
