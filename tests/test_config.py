@@ -287,3 +287,16 @@ def test_check_refuses_a_tls_file_that_cannot_be_read(tmp_path, capsys, monkeypa
         code, _, err = check(path, capsys, monkeypatch)
     assert code == 2
     assert f"{path}: plugin 'syslog': option 'tls_ca_file': {ca}: " in err
+
+
+def test_inputs_that_disagree_on_the_deprecated_original_event_are_one_line(tmp_path, capsys, monkeypatch):
+    """The old input option becomes the syslog-index outputs' `original`: two values cannot both be."""
+    path = write_pipeline(
+        tmp_path / "p.yaml",
+        [connector(original_event="raw"), connector(type="maillog", original_event="none")],
+    )
+    code, out, err = check(path, capsys, monkeypatch)
+    assert code == 2 and out == ""
+    (line,) = [line for line in err.splitlines() if "deprecated" not in line]
+    assert "p.yaml: plugin 'proofpoint_pod': option 'original_event': inputs set different values" in line
+    assert "Traceback" not in err

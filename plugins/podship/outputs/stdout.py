@@ -48,6 +48,7 @@ class StdoutOutput:
         self.tags = frozenset(values.get("tags") or ())
         self.render = renderer(values)
         self.stream = stream if stream is not None else sys.stdout.buffer
+        self._done = 0  # bytes of the batch being sent that are written already
 
     async def start(self) -> None:
         return None
@@ -58,18 +59,21 @@ class StdoutOutput:
         return Encoded(ndjson_line(self.render(record)), str(record.get("connector", "")))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
-        """The whole batch in one write, so that a reader sees whole lines."""
+        """The whole batch in one write, so that a reader sees whole lines; an attempt after a
+        failed one writes only what the failed one had not (no line twice, none torn)."""
         data = b"".join([line.data for line in batch])
-        written = await asyncio.to_thread(self._write, data)
+        if attempt == 0:
+            self._done = 0
+        written = self._done + await asyncio.to_thread(self._write, memoryview(data)[self._done :])
         if written < len(data):  # `| head`: the lines written whole are what the reader was given
             whole = batch[: data.count(b"\n", 0, written)]
             raise ReaderClosed(Counter(line.group for line in whole))
 
-    def _write(self, data: bytes) -> int:
+    def _write(self, data: memoryview) -> int:
         """Every byte, or as many as the reader took before it closed the pipe: os.write in a loop,
         because a buffered writer interrupted in the middle of a large write to a full pipe was
         seen to drop part of it (under py-spy)."""
-        view = memoryview(data)
+        view = data
         try:
             self.stream.flush()
             fd = self.stream.fileno()
@@ -78,6 +82,7 @@ class StdoutOutput:
         except BrokenPipeError:
             pass
         except OSError as exc:
+            self._done += len(data) - len(view)
             raise OutputError(f"stdout: {exc.strerror}") from None
         return len(data) - len(view)
 

@@ -42,7 +42,11 @@ def _legacy_input_setting(config: PipelineConfig) -> str:
             source.alias,
             value,
         )
-    return str(found[0].values["original_event"]) if found else ""
+    values = sorted({str(source.values["original_event"]) for source in found})
+    if len(values) > 1:  # it becomes the outputs' setting: inputs that disagree cannot both have it
+        problem = f"inputs set different values ({', '.join(values)}); write `original` on each output"
+        raise ConfigError(problem, file=config.file, plugin="proofpoint_pod", option="original_event")
+    return values[0] if values else ""
 
 
 def _original(output: PluginConfig, legacy: str, file: str) -> str:
