@@ -56,6 +56,14 @@ def records(tmp_path):
     return [json.loads(line) for line in data[: data.rfind(b"\n") + 1].splitlines()]
 
 
+def written(tmp_path):
+    """How many whole records are in the output so far: a count of lines, cheap enough for a
+    condition checked every 50 ms in the event loop podship runs in (parsing a growing file there
+    starved the pipeline it waited for)."""
+    path = tmp_path / "out.ndjson"
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 async def run_until(pipeline, condition, timeout=30.0):
     """Run until `condition()` holds (checked every 50 ms) or the pipeline ends by itself; returns
     the exit code. A `timeout` that passes first fails the test: a wait never passes silently."""

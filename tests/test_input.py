@@ -5,7 +5,7 @@ import json
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults
-from tests.pipes import build, connector, records, run_for, run_until
+from tests.pipes import build, connector, records, run_for, run_until, written
 from tests.proxy import ConnectProxy
 
 LINE = Timeline(rates={"message": 1.0, "maillog": 2.0, "audit": 0.2}, big_every=0)
@@ -207,9 +207,11 @@ async def test_a_session_we_close_loses_no_frame_the_server_sent_before_its_clos
     sim = await simulator(timeline=line, start_ms=START)
     for _ in range(4):
         pipeline, out = build(tmp_path, [connector(sim, backfill="0s")])
-        enough = len(ids_of(tmp_path)) + 2000
-        await run_until(pipeline, lambda n=enough: len(ids_of(tmp_path)) >= n, timeout=20)
-        out.close()
+        enough = written(tmp_path) + 2000
+        try:
+            await run_until(pipeline, lambda n=enough: written(tmp_path) >= n, timeout=20)
+        finally:
+            out.close()
         stats = pipeline.inputs[0].stats
         assert len(ids_of(tmp_path)) >= enough
         holes = pipeline.inputs[0].coverage.holes
