@@ -38,6 +38,7 @@ from tests.interop.collectors import (
     free_port,
     needs_fluent_bit,
     needs_fluentd,
+    running,
     wait_for_port,
 )
 
@@ -98,29 +99,12 @@ def relay(tmp: Path, port: int) -> Iterator[tuple[subprocess.Popen[bytes], Path,
             process.wait()
 
 
-@contextlib.contextmanager
-def collector(command: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A collector in its own process group, stopped (TERM, then KILL) at the end."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
-
-
 async def through_relay(tmp: Path, sender: list[str], relay_port: int, sent: list[dict[str, Any]]) -> None:
     """Start the relay, then the collector `sender` (which reads `sent` and forwards to the relay);
     every record must come out of the relay once, whole."""
     with relay(tmp, relay_port) as (podship, out, relay_log):
         await wait_for_port(relay_port, podship, relay_log)
-        with collector(sender, tmp / "collector.log"):
+        with running(sender, tmp / "collector.log"):
             seen = await until_counted(out, {r["event_id"] for r in sent}, podship, timeout=90)
     expected = {r["event_id"]: r for r in sent}
     missing, twice = set(expected) - set(seen), {key for key, count in seen.items() if count > 1}
