@@ -8,7 +8,9 @@ event loop, whose keep-alive pings must go on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import stat
 import sys
 from collections import Counter
 from typing import Any, BinaryIO
@@ -51,7 +53,14 @@ class StdoutOutput:
         self._done = 0  # bytes of the batch being sent that are written already
 
     async def start(self) -> None:
-        return None
+        """A file that ends in a torn line (stdout appended to the same file by a process killed in
+        the middle of a write) gets that line ended first: otherwise our first record would join
+        it, and a reader that parses lines would lose a record that was delivered."""
+        with contextlib.suppress(OSError, ValueError):
+            fd = self.stream.fileno()
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_size and _last_byte(fd) != b"\n":
+                os.write(fd, b"\n")
 
     def encode(self, record: dict[str, Any]) -> Encoded:
         """The line, grouped by connector: what a reader that closes the pipe was given is counted
@@ -88,6 +97,13 @@ class StdoutOutput:
 
     async def close(self) -> None:
         return None
+
+
+def _last_byte(fd: int) -> bytes:
+    """The last byte of the file open as `fd`, opened again for reading (stdout is write-only)."""
+    with open(f"/proc/self/fd/{fd}", "rb") as file:
+        file.seek(-1, os.SEEK_END)
+        return file.read(1)
 
 
 PLUGIN = Plugin("stdout", "outputs", OPTIONS, lambda site, values: StdoutOutput(values))
