@@ -8,6 +8,7 @@ from pathlib import Path
 import trustme
 import yaml
 
+from podship.core.event.envelope import Event
 from podship.core.pod import event_identity
 from podship.core.records import normalise
 from podship.devtools.simgen import Timeline
@@ -20,6 +21,12 @@ def record(kind="message", k=1):
     event = LINE.event(kind, k)
     event_id, ts = event_identity(event, kind)
     return normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": f"acme-{kind}"})
+
+
+def as_event(record):
+    """An event whose syslog-index record is `record` as it stands (edited by hand, as a test
+    needs it), as the relay hands one on: what the outputs' tests deliver."""
+    return Event.relay(record, str(record.get("event_id", "")), int(record.get("timestamp") or 0))
 
 
 def options(table, **values):

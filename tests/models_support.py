@@ -10,8 +10,9 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
+from podship.core.event.envelope import Event
 from podship.core.pod import event_identity
-from podship.core.records import normalise
+from podship.core.records import arrived, normalise
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "elastic"
 FILES = {"message": "message", "maillog": "mail", "audit": "audit"}
@@ -23,6 +24,13 @@ def record_of(event: dict[str, Any], kind: str) -> dict[str, Any]:
     event = json.loads(json.dumps(event))
     event_id, ts = event_identity(event, kind)
     return normalise(event, kind, event_id, ts, dict(CONTEXT))
+
+
+def event_of(event: dict[str, Any], kind: str, original: str = "compact") -> Event:
+    """The event as an input hands it on (a copy: the input takes it over)."""
+    text = json.dumps(event).encode()
+    event_id, ts = event_identity(event, kind)
+    return arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=original), text=text)
 
 
 def fixture_events(kind: str) -> list[dict[str, Any]]:

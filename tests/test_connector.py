@@ -187,8 +187,8 @@ def test_frames_become_records_duplicates_nothing_and_junk_dead_letters():
     connector = core()
     live(connector)
     first = connector.receive(EVENT)
-    assert first.record is not None and first.event_id == "g1" and first.ts == 1_000_000_000_000
-    assert connector.receive(EVENT).record is None  # pending: a duplicate
+    assert first.event is not None and first.event_id == "g1" and first.ts == 1_000_000_000_000
+    assert connector.receive(EVENT).event is None  # pending: a duplicate
     assert connector.receive(b"").reason == ""
     assert connector.receive(b"[1]").reason == "not a JSON object but a list"
     stats = connector.stats
@@ -227,7 +227,7 @@ def test_holes_stay_well_formed_and_the_watermark_never_moves_back_whatever_the_
             received = connector.receive(
                 json.dumps({"guid": f"g{serial}", "ts": format_ts(now + skew)}).encode()
             )
-            pending += [(received.event_id, received.ts)] if received.record else []
+            pending += [(received.event_id, received.ts)] if received.event else []
         elif step in ("drop", "close", "cut") and connector.session is not None:
             how = {"drop": Ended.DROPPED, "close": Ended.CLOSED, "cut": Ended.DROPPED}[step]
             connector.ended(how, now, mono, "lost")

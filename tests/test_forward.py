@@ -14,7 +14,7 @@ from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from podship.runtime.delivery import Delivery
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
-from tests.helpers import options, record
+from tests.helpers import as_event, options, record
 from tests.pipes import build, connector, run_for, run_until
 
 LINE = Timeline(rates={"message": 40.0, "maillog": 40.0, "audit": 1.0})
@@ -109,7 +109,7 @@ async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(
     forward = ForwardOutput(values)
     batch = [record("message", 1), record("maillog", 1)]  # two tags: two chunks
     await asyncio.wait_for(
-        Delivery(forward).deliver(batch), 10
+        Delivery(forward).deliver([as_event(r) for r in batch]), 10
     )  # one chunk at a time would wait 30 s in vain
     await forward.close()
     await peer.stop()
@@ -121,7 +121,9 @@ async def test_the_chunks_of_a_batch_are_all_sent_before_their_acks_are_awaited(
 async def test_a_refused_chunk_goes_again_and_the_acked_one_of_its_batch_does_not(tmp_path):
     peer = await ForwardPeer(refuse=1).start()  # answers {} to the first chunk, acks the rest
     forward = ForwardOutput(options(FORWARD_OPTIONS, port=peer.port))
-    await asyncio.wait_for(Delivery(forward).deliver([record("message", 1), record("maillog", 1)]), 10)
+    await asyncio.wait_for(
+        Delivery(forward).deliver([as_event(record("message", 1)), as_event(record("maillog", 1))]), 10
+    )
     await forward.close()
     await peer.stop()
     assert sorted(tag for tag, _, _ in peer.records) == ["pod.maillog", "pod.message"]  # once each
@@ -302,7 +304,9 @@ async def test_a_refused_handshake_is_one_clear_line_counted_and_retried(tmp_pat
     values = options(FORWARD_OPTIONS, port=server.port, shared_key=key, **extra)
     forward = ForwardOutput(values)
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(Delivery(forward).deliver([{"event_id": "x", "event_type": "message"}]), 2.0)
+        await asyncio.wait_for(
+            Delivery(forward).deliver([as_event({"event_id": "x", "event_type": "message"})]), 2.0
+        )
     await server.stop()
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("podship.")]
     assert forward.refused_handshakes == server.connections >= 3, "normal backoff"

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from podship.core.encode_json import dumps
+from podship.core.event.envelope import Event
 from podship.core.models import MODELS, renderer
 from podship.core.pod import event_identity
-from podship.core.records import normalise
+from podship.core.records import arrived
 from tests.event_corpus import FIXTURES, all_events
 
 CONTEXT = {"tenant_name": "acme", "connector": "acme-pod"}
@@ -130,8 +131,14 @@ def _record(name: str, original: str) -> dict:
     text = json.dumps(event).encode()
     event_id, ts = event_identity(event, kind)
     carried = "raw" if original == "raw" else "compact"
-    record = normalise(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=carried), text=text)
-    return renderer({"original": original})(record)
+    event = arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=carried), text=text)
+    return renderer({"original": original})(event)
+
+
+def _event(name: str) -> Event:
+    kind, event = EVENTS[name]
+    event_id, ts = event_identity(event, kind)
+    return arrived(json.loads(json.dumps(event)), kind, event_id, ts, dict(CONTEXT, original="compact"))
 
 
 @pytest.mark.parametrize("entry", _golden("syslog_index"), ids=lambda e: f"{e['name']}-{e['original']}")
@@ -142,5 +149,5 @@ def test_syslog_index_records_stay_as_main_made_them(entry):
 @pytest.mark.parametrize("schema", ["ocsf", "ecs"])
 def test_ocsf_and_ecs_records_stay_as_main_made_them(schema):
     for entry in _golden(schema):
-        rendered = MODELS[schema](_record(entry["name"], "compact"), entry["keep"])
+        rendered = MODELS[schema](_event(entry["name"]), entry["keep"])
         assert json.loads(dumps(rendered)) == _expected(schema, entry), entry["name"]

@@ -14,7 +14,7 @@ import pytest
 from podship.core.models import MODELS
 from podship.core.models.ecs import snake_keys
 from podship.core.models.ecs_message import java_instant
-from tests.models_support import fixture_events, fixture_expected, record_of
+from tests.models_support import event_of, fixture_events, fixture_expected
 
 ecs = MODELS["ecs"]
 
@@ -61,7 +61,7 @@ def test_ecs_records_match_elastics_expected_documents_field_by_field(kind):
     pairs = list(zip(fixture_events(kind), fixture_expected(kind), strict=True))
     compared = 0
     for event, expected in pairs:
-        got, want = flat(ecs(record_of(event, kind), "none")), flat(expected)
+        got, want = flat(ecs(event_of(event, kind), "none")), flat(expected)
         for name, value in want.items():
             assert got.get(name) == value, (kind, expected["event"]["id"], name)
             compared += 1
@@ -71,7 +71,7 @@ def test_ecs_records_match_elastics_expected_documents_field_by_field(kind):
 
 
 def test_elastic_s_custom_copy_is_left_out_unless_asked_for():
-    record = record_of(fixture_events("message")[1], "message")
+    record = event_of(fixture_events("message")[1], "message")
     plain, raw, unmapped = (ecs(record, place) for place in ("none", "raw_data", "unmapped"))
     assert "proofpoint_on_demand" not in plain and "original" not in plain["event"]
     assert json.loads(raw["event"]["original"])["guid"] == "81Of8J5YghkL1r--abcdefghijk-OBCFg7u"
@@ -94,7 +94,7 @@ def test_elastic_s_custom_copy_is_left_out_unless_asked_for():
 def test_audit_actions_the_fixtures_lack_are_categorised_as_the_integration_does(action, category, kinds):
     event = fixture_events("audit")[1]
     event["audit"]["action"] = action
-    rendered = ecs(record_of(event, "audit"), "none")["event"]
+    rendered = ecs(event_of(event, "audit"), "none")["event"]
     assert (rendered["action"], rendered["category"], rendered["type"]) == (action, category, kinds)
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from podship.core.models import MODELS, render_all
+from podship.core.models import MODELS, renderer
 from podship.devtools.simgen import Timeline
-from tests.models_support import fixture_events, ocsf_errors, record_of
+from tests.models_support import event_of, fixture_events, ocsf_errors
 
 ocsf = MODELS["ocsf"]
 LINE = Timeline(seed=5, big_every=50)
@@ -20,18 +20,18 @@ MASK_ALL = Path(__file__).resolve().parent / "fixtures" / "shapes" / "mask-every
 @pytest.mark.parametrize("place", ["raw_data", "unmapped", "none"])
 def test_every_simulated_event_validates_against_the_ocsf_schema(kind, place):
     for k in range(250):  # every disposition, direction, action and shape simgen makes, many times
-        event = ocsf(record_of(LINE.event(kind, k), kind), place)
+        event = ocsf(event_of(LINE.event(kind, k), kind), place)
         assert ocsf_errors(event) == [], (kind, k)
 
 
 @pytest.mark.parametrize("kind", ["message", "maillog", "audit"])
 def test_every_public_fixture_validates_against_the_ocsf_schema(kind):
     for event in fixture_events(kind):
-        assert ocsf_errors(ocsf(record_of(event, kind), "raw_data")) == []
+        assert ocsf_errors(ocsf(event_of(event, kind), "raw_data")) == []
 
 
 def test_the_validator_refuses_what_ocsf_refuses():
-    good = ocsf(record_of(fixture_events("message")[1], "message"), "none")
+    good = ocsf(event_of(fixture_events("message")[1], "message"), "none")
     assert ocsf_errors(good) == []
     for broken in (
         {**good, "email": {"subject": "no from, no to"}},
@@ -43,7 +43,7 @@ def test_the_validator_refuses_what_ocsf_refuses():
 
 
 def test_an_inbound_message_from_the_public_fixtures():
-    event = ocsf(record_of(fixture_events("message")[1], "message"), "none")
+    event = ocsf(event_of(fixture_events("message")[1], "message"), "none")
     assert (event["class_uid"], event["activity_id"], event["type_uid"]) == (4009, 2, 400902)
     assert (event["direction_id"], event["disposition_id"], event["action_id"]) == (1, 1, 1)
     assert (event["time"], event["severity_id"], event["is_alert"]) == (1709829289929, 1, False)
@@ -109,7 +109,7 @@ def message(direction, disposition, **filter_fields):
     [("inbound", 2, 1), ("outbound", 1, 2), ("internal", 1, 3), ("sideways", 0, 99)],
 )
 def test_activity_and_direction_follow_the_route_direction(direction, activity, direction_id):
-    event = ocsf(record_of(message(direction, "accept"), "message"), "none")
+    event = ocsf(event_of(message(direction, "accept"), "message"), "none")
     assert (event["activity_id"], event["direction_id"]) == (activity, direction_id)
     assert ocsf_errors(event) == []
 
@@ -127,20 +127,20 @@ def test_activity_and_direction_follow_the_route_direction(direction, activity, 
     ],
 )
 def test_disposition_action_and_severity_follow_the_final_disposition(disposition, ids, severity):
-    event = ocsf(record_of(message("inbound", disposition), "message"), "none")
+    event = ocsf(event_of(message("inbound", disposition), "message"), "none")
     got = (event["disposition_id"], event["disposition"], event["action_id"], event["action"])
     assert (got, event["severity_id"]) == (ids, severity)
 
 
 def test_a_virus_makes_a_high_severity_alert_with_the_malware_named():
     infected = message("inbound", "quarantine", modules={"av": {"virusNames": ["EICAR-Test-File"]}})
-    event = ocsf(record_of(infected, "message"), "none")
+    event = ocsf(event_of(infected, "message"), "none")
     assert (event["severity_id"], event["severity"], event["is_alert"]) == (4, "High", True)
     assert event["malware"] == [{"name": "EICAR-Test-File", "classification_ids": [0]}]
 
 
 def test_sendmail_lines_are_mta_relay_or_trace_activity():
-    relay, trace = (ocsf(record_of(e, "maillog"), "none") for e in fixture_events("maillog")[1:3])
+    relay, trace = (ocsf(event_of(e, "maillog"), "none") for e in fixture_events("maillog")[1:3])
     assert (relay["activity_id"], relay["message_trace_uid"]) == (5, "45JCABCD123123")
     assert relay["email"] == {"to": ["mailive@example.com"], "smtp_to": ["mailive@example.com"]}
     assert relay["dst_endpoint"] == {"hostname": "abcd.example.net", "ip": "2a02:cf40::"}
@@ -163,7 +163,7 @@ def test_sendmail_lines_are_mta_relay_or_trace_activity():
 
 
 def test_audit_logins_are_authentication_and_the_rest_entity_management():
-    login, create = (ocsf(record_of(e, "audit"), "none") for e in fixture_events("audit")[:2])
+    login, create = (ocsf(event_of(e, "audit"), "none") for e in fixture_events("audit")[:2])
     assert (login["class_uid"], login["activity_id"], login["status_id"]) == (3002, 1, 1)
     assert login["user"] == {
         "name": "john@example.com",
@@ -190,7 +190,7 @@ def test_audit_logins_are_authentication_and_the_rest_entity_management():
 def test_every_audit_action_has_its_class_and_activity(action, class_uid, activity_id, activity_name):
     event = fixture_events("audit")[1]
     event["audit"]["action"] = action
-    rendered = ocsf(record_of(event, "audit"), "none")
+    rendered = ocsf(event_of(event, "audit"), "none")
     assert (rendered["class_uid"], rendered["activity_id"], rendered["activity_name"]) == (
         class_uid,
         activity_id,
@@ -201,7 +201,7 @@ def test_every_audit_action_has_its_class_and_activity(action, class_uid, activi
 
 def test_the_original_event_goes_where_schema_original_says():
     event = fixture_events("audit")[0]
-    record = record_of(event, "audit")
+    record = event_of(event, "audit")
     raw, unmapped, none = (ocsf(record, place) for place in ("raw_data", "unmapped", "none"))
     kept = json.loads(raw["raw_data"])
     assert kept["guid"] == "7061cc5e-72f4-4f4b-984e-8338a585c011"
@@ -213,22 +213,24 @@ def test_the_original_event_goes_where_schema_original_says():
     assert "proofpoint_on_demand" not in none["unmapped"]
 
 
-def test_the_default_model_is_the_record_itself_at_no_cost():
-    records = [record_of(fixture_events("audit")[0], "audit")]
-    assert render_all(records, {"schema": "syslog_index"}) is records
-    assert render_all(records, {}) is records
-    assert render_all(records, {"schema": "ocsf", "schema_original": "none"})[0]["class_uid"] == 3002
+def test_every_output_renders_the_event_in_its_model_the_syslog_index_record_included():
+    event = event_of(fixture_events("audit")[0], "audit")
+    record = renderer({})(event)
+    assert record["msg_class"] == "proofpoint_on_demand_audit"
+    assert json.loads(record["proofpoint_on_demand"].text)["guid"] == event.event_id
+    assert "proofpoint_on_demand" not in renderer({"original": "none"})(event)
+    assert renderer({"schema": "ocsf", "original": "none"})(event)["class_uid"] == 3002
 
 
 def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
     from podship.core.pod import event_identity
-    from podship.core.records import normalise
+    from podship.core.records import arrived
 
     frame = fixture_events("audit")[0]
     text = json.dumps(frame, indent=1)  # a spelling of the event no encoder of ours would produce
     event_id, ts = event_identity(json.loads(text), "audit")
-    record = normalise(json.loads(text), "audit", event_id, ts, {"original": "raw"}, text=text.encode())
-    rendered = ocsf(record, "raw_data")
+    event = arrived(json.loads(text), "audit", event_id, ts, {"original": "raw"}, text=text.encode())
+    rendered = ocsf(event, "raw_data")
     assert rendered["raw_data"] == text
     assert rendered["user"]["name"] == "john@example.com", "the event is still read"
 
@@ -238,13 +240,13 @@ def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
 def test_every_corpus_event_validates_in_every_setting_masked_or_not(original, place):
     """Public fixtures, odd shapes (to= a file, a program, /dev/null, REDACTED; empty and missing
     sections), simulator events; as they come and after every meaning is masked."""
-    from podship.filters.log_filter import load_rules
+    from podship.filters.log_filter import LogFilter
     from tests.event_corpus import all_events
-    from tests.test_privacy import _record
+    from tests.test_privacy import _event
 
-    rules = load_rules(str(MASK_ALL), {})
+    stage = LogFilter({"rules_file": str(MASK_ALL)}, {})
     for name, kind, event in all_events():
-        plain, masked = _record(kind, event, original), _record(kind, event, original)
-        rules.decide(masked, 0.0)
-        for record in (plain, masked):
-            assert ocsf_errors(ocsf(record, place)) == [], name
+        plain, masked = _event(kind, event, original), _event(kind, event, original)
+        stage.decide(masked)
+        for pod_event in (plain, masked):
+            assert ocsf_errors(ocsf(pod_event, place)) == [], name

@@ -120,17 +120,18 @@ def test_a_wrong_schema_is_one_line_naming_file_plugin_and_option(tmp_path, outp
 
 def test_syslog_keeps_its_header_from_the_record_and_carries_the_model_in_msg():
     from podship.core import encode_syslog as syslog
+    from podship.core import records
     from podship.core.models import renderer
-    from tests.models_support import fixture_events, record_of
+    from tests.models_support import event_of, fixture_events
 
-    record = record_of(fixture_events("message")[1], "message")
-    render = renderer({"schema": "ocsf", "schema_original": "raw_data"})
-    data = syslog.message(record, syslog.Layout(), 7, 0, render)
+    event = event_of(fixture_events("message")[1], "message")
+    record, ocsf = records.view(event), renderer({"schema": "ocsf", "schema_original": "raw_data"})(event)
+    data = syslog.message(record, syslog.Layout(), 7, 0, ocsf)
     head, _, body = data.partition(b"] ")  # structured data ends at the first "] "
     assert head.startswith(b"<134>1 2024-03-07T16:34:49.929Z m0000123.ppops.net podship 7 message ")
     assert b'event_id="81Of8J5YghkL1r--abcdefghijk-OBCFg7u"' in data
     assert json.loads(body)["class_uid"] == 4009
-    short = syslog.message(record, syslog.Layout(), 7, 4000, render)
+    short = syslog.message(record, syslog.Layout(), 7, 4000, ocsf)
     slim = json.loads(short.partition(b"] ")[2])
     assert len(short) <= 4000 and len(data) > 4000
     assert "raw_data" not in slim and slim["metadata"]["is_truncated"] is True

@@ -20,7 +20,7 @@ from podship.runtime import config
 from podship.runtime.delivery import Delivery
 from podship.runtime.pipeline import Pipeline
 from tests.forward_peer import ForwardPeer, transcript
-from tests.helpers import options, record
+from tests.helpers import as_event, options, record
 
 
 async def start_relay(tmp_path, outputs=None, inputs=None):
@@ -97,7 +97,7 @@ async def test_podship_forward_into_podship_relay(tmp_path):
     values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     forward = ForwardOutput(values)
     records = [record("message", k) for k in range(20)]
-    await Delivery(forward).deliver(records)
+    await Delivery(forward).deliver([as_event(r) for r in records])
     assert len(relayed(tmp_path)) == 20  # acked only once the relay's output had written them
     await forward.close()
     pipeline.stop.set()
@@ -112,7 +112,7 @@ async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path
     downstream = ForwardOutput(values)
     pipeline, task, out = await start_relay(tmp_path, outputs=[downstream])
     upstream = ForwardOutput({**values, "port": pipeline.inputs[0].port, "ack_timeout": 120.0})
-    await Delivery(upstream).deliver([record("maillog", 1)])
+    await Delivery(upstream).deliver([as_event(record("maillog", 1))])
     assert peer.chunks.most_common(1)[0][1] == 2, (
         "the relay acked only after its output was acked (second try, after the 30 s ack_timeout)"
     )
@@ -221,11 +221,11 @@ async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
     values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     good = {"shared_key": Secret("relay-key"), "username": "podship-user", "password": Secret("pw")}
     forward = ForwardOutput(values | good)
-    await Delivery(forward).deliver([record("message", k) for k in range(5)])
+    await Delivery(forward).deliver([as_event(record("message", k)) for k in range(5)])
     await forward.close()
     wrong = ForwardOutput(values | good | {"password": Secret("nope")})
     with pytest.raises(TimeoutError):
-        await asyncio.wait_for(Delivery(wrong).deliver([record("message", 9)]), 1.0)
+        await asyncio.wait_for(Delivery(wrong).deliver([as_event(record("message", 9))]), 1.0)
     pipeline.stop.set()
     assert await task == 0
     out.close()

@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from podship.cli.main import main
-from podship.core.models import MODELS
+from podship.core.models import renderer, view
 from podship.core.rules import RuleError, compile_rules
 from podship.devtools.simgen import Timeline
 from podship.filters.log_filter import LogFilter
-from tests.models_support import fixture_events, record_of
+from tests.models_support import event_of, fixture_events
 
 OCSF_RULES = """\
 schema: ocsf
@@ -42,21 +42,23 @@ def test_the_filter_evaluates_ocsf_rules_on_the_ocsf_rendering_and_passes_the_re
     path = tmp_path / "rules.yaml"
     path.write_text(OCSF_RULES)
     stage = LogFilter({"rules_file": str(path)}, {})
-    outbound = record_of(mail("outbound", "accept"), "message")
+    outbound = event_of(mail("outbound", "accept"), "message")
     assert stage.decide(outbound).keep is False
-    assert stage.decide(record_of(mail("outbound", "reject"), "message")).keep is True
-    assert stage.decide(record_of(mail("inbound", "accept"), "message")).keep is True
-    login = record_of(fixture_events("audit")[0], "audit")
+    assert stage.decide(event_of(mail("outbound", "reject"), "message")).keep is True
+    assert stage.decide(event_of(mail("inbound", "accept"), "message")).keep is True
+    login = event_of(fixture_events("audit")[0], "audit")
     decision = stage.decide(login)
     assert (decision.keep, decision.tags) == (True, frozenset({"logon"}))
-    assert login["msg_class"] == "proofpoint_on_demand_audit", "the record itself stays a syslog-index record"
+    assert renderer({})(login)["msg_class"] == "proofpoint_on_demand_audit", (
+        "outputs still render their model"
+    )
 
 
 def test_the_same_fields_in_a_syslog_index_file_match_nothing_there(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(OCSF_RULES.replace("schema: ocsf\n", ""))
     stage = LogFilter({"rules_file": str(path)}, {})
-    assert stage.decide(record_of(mail("outbound", "accept"), "message")).keep is True
+    assert stage.decide(event_of(mail("outbound", "accept"), "message")).keep is True
 
 
 @pytest.mark.parametrize(
@@ -81,12 +83,12 @@ def test_model_rules_files_refuse_what_cannot_work(text, problem):
 
 def test_sample_hashes_the_event_id_wherever_the_model_keeps_it():
     line = Timeline(seed=9)
-    records = [record_of(line.event("maillog", k), "maillog") for k in range(200)]
+    events = [event_of(line.event("maillog", k), "maillog") for k in range(200)]
     rules = {"rules": [{"name": "half", "action": {"sample": 2}}]}
-    plain = [compile_rules(rules).decide(r, 0).keep for r in records]
+    plain = [compile_rules(rules).decide(view(e, "syslog_index"), 0).keep for e in events]
     for schema in ("ocsf", "ecs"):
         model_rules = compile_rules({**rules, "schema": schema})
-        assert [model_rules.decide(MODELS[schema](r, "none"), 0).keep for r in records] == plain
+        assert [model_rules.decide(view(e, schema), 0).keep for e in events] == plain
     assert 60 < sum(plain) < 140
 
 

@@ -4,7 +4,7 @@ import json
 
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime.delivery import Delivery
-from tests.helpers import record
+from tests.helpers import as_event, record
 
 
 async def test_a_torn_last_line_is_ended_before_the_first_record(tmp_path):
@@ -15,7 +15,7 @@ async def test_a_torn_last_line_is_ended_before_the_first_record(tmp_path):
     with path.open("ab") as stream:
         output = StdoutOutput({}, stream=stream)
         await output.start()
-        await Delivery(output).deliver([record("message", 1)])
+        await Delivery(output).deliver([as_event(record("message", 1))])
     lines = path.read_bytes().splitlines()
     assert len(lines) == 3
     assert json.loads(lines[2])["event_id"] == record("message", 1)["event_id"]
@@ -27,5 +27,5 @@ async def test_a_file_that_ends_in_a_newline_is_left_as_it_is(tmp_path):
     with path.open("ab") as stream:
         output = StdoutOutput({}, stream=stream)
         await output.start()
-        await Delivery(output).deliver([record("message", 1)])
+        await Delivery(output).deliver([as_event(record("message", 1))])
     assert len(path.read_bytes().splitlines()) == 2

@@ -12,7 +12,7 @@ from podship.core import records as model
 from podship.core.encode_json import dumps
 from podship.outputs.syslog import OPTIONS, SyslogOutput
 from podship.runtime.delivery import Delivery
-from tests.helpers import options, record
+from tests.helpers import as_event, options, record
 from tests.rsyslog import Rsyslog
 
 SUBJECTS = [
@@ -84,7 +84,7 @@ async def test_rfc5424_over_streams_arrives_field_by_field(rsyslog, mode, framin
         mode=mode, framing=framing, port=port, tls_ca_file=rsyslog.ca_file, max_message_bytes=512 << 10
     )
     before = len(rsyslog.messages(0))
-    await Delivery(out).deliver(copy.deepcopy(sent))
+    await Delivery(out).deliver([as_event(r) for r in copy.deepcopy(sent)])
     await out.close()
     got = [m for m in rsyslog.messages(before + len(sent))[before:] if m["input"] == mode]
     assert len(got) == len(sent)
@@ -96,7 +96,7 @@ async def test_rfc5424_over_udp_and_the_size_limit(rsyslog):
     sent = records()
     out = output(mode="udp", port=rsyslog.udp, udp_max_bytes=8192)
     before = len(rsyslog.messages(0))
-    await Delivery(out).deliver(copy.deepcopy(sent))
+    await Delivery(out).deliver([as_event(r) for r in copy.deepcopy(sent)])
     await out.close()
     got = [m for m in rsyslog.messages(before + len(sent))[before:] if m["input"] == "udp"]
     by_id = {json.loads(m["msg"])["event_id"]: m for m in got if m["msg"].endswith("}")}
@@ -112,7 +112,7 @@ async def test_rfc3164_on_request(rsyslog):
     sent = records()[:2]
     out = output(mode="tcp", format="rfc3164", framing="newline", port=rsyslog.tcp)
     before = len(rsyslog.messages(0))
-    await Delivery(out).deliver(copy.deepcopy(sent))
+    await Delivery(out).deliver([as_event(r) for r in copy.deepcopy(sent)])
     await out.close()
     got = rsyslog.messages(before + 2)[before:]
     for message, original in zip(got, sent, strict=True):
@@ -171,7 +171,7 @@ async def test_the_defaults_suit_a_stock_rsyslog(tmp_path):
         sent = with_a_huge_original_event()
         out = output(mode="tcp", port=stock.tcp)
         assert OPTIONS.options[[o.name for o in OPTIONS.options].index("max_message_bytes")].default == 8192
-        await Delivery(out).deliver(copy.deepcopy(sent))
+        await Delivery(out).deliver([as_event(r) for r in copy.deepcopy(sent)])
         await out.close()
         got = [json.loads(m["msg"]) for m in stock.messages(3) if m["input"] == "tcp"]
     finally:
@@ -190,7 +190,7 @@ async def test_the_readme_settings_for_large_records_carry_them_whole(tmp_path):
     try:
         sent = with_a_huge_original_event()
         out = output(mode="tcp", port=large.tcp, max_message_bytes=4 << 20)
-        await Delivery(out).deliver(copy.deepcopy(sent))
+        await Delivery(out).deliver([as_event(r) for r in copy.deepcopy(sent)])
         await out.close()
         got = [json.loads(m["msg"]) for m in large.messages(3, timeout=30) if m["input"] == "tcp"]
     finally:

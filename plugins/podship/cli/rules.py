@@ -11,9 +11,10 @@ from typing import Any
 
 import yaml
 
-from podship.core.models import MODELS
+from podship.core.event.envelope import Event
+from podship.core.models import view
 from podship.core.pod import event_identity
-from podship.core.records import normalise
+from podship.core.records import arrived
 from podship.core.rules import RuleSet, Tally
 from podship.core.rules_export import fluent_bit, vector
 from podship.core.units import counted
@@ -79,18 +80,17 @@ def _check(args: argparse.Namespace) -> int:
 
 def _test(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
-    model = MODELS[ruleset.schema]
     kept = total = 0
     tally = Tally()
-    for record in _records(args.events):
-        view = model(record, "none")  # what the filter evaluates: the record in the file's model
-        decision = tally.count(ruleset.decide(view, 0.0))
+    for event in _events(args.events):
+        seen = view(event, ruleset.schema)  # what the filter evaluates: the event in the file's model
+        decision = tally.count(ruleset.decide(seen, 0.0))
         total, kept = total + 1, kept + decision.keep
         tags = f" tags={','.join(sorted(decision.tags))}" if decision.tags else ""
         verdict = "keep" if decision.keep else "drop"
-        print(f"{record.get('event_id', '?')}\t{verdict}\t{decision.rule or '(default)'}{tags}")
+        print(f"{event.event_id or '?'}\t{verdict}\t{decision.rule or '(default)'}{tags}")
         if args.show:
-            print(json.dumps(view, ensure_ascii=False, sort_keys=True))
+            print(json.dumps(seen, ensure_ascii=False, sort_keys=True))
     _summary(ruleset, tally, total, kept)
     return 0
 
@@ -101,21 +101,26 @@ def _summary(ruleset: RuleSet, tally: Tally, total: int, kept: int) -> None:
         print(f"  {rule.name}: matched {tally.matched[rule.name]}, dropped {tally.dropped[rule.name]}")
 
 
-def _records(path: str) -> Iterator[dict[str, Any]]:
+def _events(path: str) -> Iterator[Event]:
+    """PoD events, or syslog-index records (podship's output), one per line."""
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
-            yield value if "msg_class" in value else _normalised(value)
+            yield _recorded(value) if "msg_class" in value else _arrived(value)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"line {number}: not a PoD event or record: {exc}", file=path) from None
 
 
-def _normalised(event: dict[str, Any]) -> dict[str, Any]:
+def _recorded(record: dict[str, Any]) -> Event:
+    return Event.relay(record, str(record.get("event_id", "")), int(record.get("timestamp") or 0))
+
+
+def _arrived(event: dict[str, Any]) -> Event:
     kind = "audit" if "audit" in event else "maillog" if "sm" in event or "guid" not in event else "message"
     event_id, ts = event_identity(event, kind)
-    return normalise(event, kind, event_id, ts, {"connector": "rules-test"})
+    return arrived(event, kind, event_id, ts, {"connector": "rules-test"})
 
 
 def _export(args: argparse.Namespace) -> int:

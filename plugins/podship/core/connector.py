@@ -1,6 +1,6 @@
 """One connector's protocol core, like the websockets and h11 cores: no I/O, clocks passed in.
 
-Frames go in (`receive`) and come out as records, dead letters or nothing; session outcomes go in
+Frames go in (`receive`) and come out as events, dead letters or nothing; session outcomes go in
 (`opened_*`, `ended`, `refused`) and `plan` says what to do next: open live, open an archive
 window, or wait (for the server to release our last session, or to back off). Two clocks are
 passed in: `now`, the server's time in epoch milliseconds (what event times and archive windows
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from podship.core.coverage import Archive, Coverage, Live
+from podship.core.event.envelope import Event
 from podship.core.pod import HOUR_MS, Frame, decode_frame, event_identity, iso_utc
-from podship.core.records import normalise
+from podship.core.records import arrived
 from podship.core.retry import Backoff
 from podship.core.units import counted
 from podship.errors import HandshakeError, PodshipError
@@ -48,9 +49,9 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """What one frame became: a record to emit, a dead letter (`reason`), or nothing."""
+    """What one frame became: an event to emit, a dead letter (`reason`), or nothing."""
 
-    record: dict[str, Any] | None = None
+    event: Event | None = None
     event_id: str = ""
     ts: int = 0
     reason: str = ""
@@ -299,7 +300,7 @@ class Connector:
     # --- frames -------------------------------------------------------------------------------
 
     def receive(self, data: bytes) -> Received:
-        """One WebSocket message: normalised before its id is admitted, so nothing is undone."""
+        """One WebSocket message: taken before its id is admitted, so nothing is undone."""
         coverage = self.coverage
         assert coverage is not None and self.session is not None, "frames arrive only in a session"
         self.session.frames += 1
@@ -321,15 +322,15 @@ class Connector:
     def _admit(self, frame: Frame, event_id: str, ts: int) -> Received:
         assert self.coverage is not None and frame.event is not None
         try:
-            record = normalise(frame.event, self.kind, event_id, ts, self.context, text=frame.text)
+            event = arrived(frame.event, self.kind, event_id, ts, self.context, text=frame.text)
         except Exception as exc:  # data must never stop the stream: set the event aside instead
-            return self._dead(f"cannot normalise: {type(exc).__name__}: {exc}")
+            return self._dead(f"cannot take the event: {type(exc).__name__}: {exc}")
         self.coverage.admit(event_id, ts)
         assert self.session is not None
         self.session.new += 1
         self.stats.events += 1
         self.stats.newest_event_ms = max(self.stats.newest_event_ms, ts)
-        return Received(record, event_id, ts)
+        return Received(event, event_id, ts)
 
     def _dead(self, reason: str) -> Received:
         self.stats.dead_letters += 1

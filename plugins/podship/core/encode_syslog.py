@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from podship.core import models
 from podship.core.encode_json import dumps
+from podship.core.records import Record
 
 FACILITIES = {"kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "authpriv": 10}
 FACILITIES.update({f"local{n}": 16 + n for n in range(8)})
@@ -25,13 +25,6 @@ SEVERITIES = {"emerg": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice
 _UNSAFE_NAME = re.compile(r'[^\x21-\x7e]|[=\]"]')
 _UNSAFE_HEADER = re.compile(r"[^\x21-\x7e]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-Render = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _as_is(record: dict[str, Any]) -> dict[str, Any]:
-    return record
 
 
 @dataclass(frozen=True)
@@ -106,15 +99,17 @@ def rfc3164(record: dict[str, Any], layout: Layout, msg: bytes, procid: int) -> 
 
 
 def message(
-    record: dict[str, Any], layout: Layout, procid: int, max_bytes: int = 0, render: Render = _as_is
+    record: dict[str, Any], layout: Layout, procid: int, max_bytes: int = 0, body: Record | None = None
 ) -> bytes:
     """One message; with `max_bytes` (UDP), over-long ones lose the original event, then are cut.
-    The header comes from the syslog-index record, MSG from `render` of it (the output's model)."""
+    The header comes from the syslog-index record, MSG is `body` (the record in the output's
+    model; the syslog-index record itself by default)."""
     build = rfc5424 if layout.format == "rfc5424" else rfc3164
-    data = build(record, layout, dumps(render(record)), procid)
+    body = record if body is None else body
+    data = build(record, layout, dumps(body), procid)
     if not max_bytes or len(data) <= max_bytes:
         return data
-    data = build(record, layout, dumps(models.slim(render(record))), procid)
+    data = build(record, layout, dumps(models.slim(body)), procid)
     return data if len(data) <= max_bytes else data[:max_bytes].decode("utf-8", "ignore").encode()
 
 

@@ -17,9 +17,11 @@ from podship.core import paths
 from podship.core.encode_json import RawJSON, loads
 from podship.core.event import places
 from podship.core.event import readers as pod
+from podship.core.event.envelope import ORIGINAL_KEY, Event
 from podship.core.event.readers import as_list, first, number
 from podship.core.pod import iso_utc
 
+DEFAULT = "syslog_index"  # this model's name
 ORIGIN: dict[str, Any] = {
     "source": "proofpoint_on_demand",
     "vendor": "proofpoint",
@@ -51,34 +53,67 @@ _BLANKABLE = (str, list, dict)  # blank when empty; 0, 0.0 and False are values
 
 
 ORIGINALS = ("compact", "raw", "none")  # how a record carries its original event
-ORIGINAL_KEY = "proofpoint_on_demand"
+
+
+def arrived(
+    body: dict[str, Any], kind: str, event_id: str, ts: int, context: dict[str, str], *, text: bytes = b""
+) -> Event:
+    """An event as an input hands it on, which takes `body` over: blanks are removed in place
+    where the outputs carry the event compact (once here, not per output and model).
+
+    `context` holds tenant_name, connector, collector_host (the host podship runs on) and original
+    (one of ORIGINALS, compact when absent); `text` is the frame's JSON where it can be embedded
+    as it is (see pod.Frame).
+    """
+    if context.get("original", "compact") != "raw":
+        compact(body)
+    return Event(kind, event_id, ts, context, text=text, body=body)
 
 
 def normalise(
-    event: dict[str, Any], kind: str, event_id: str, ts_ms: int, context: dict[str, str], *, text: bytes = b""
+    body: dict[str, Any], kind: str, event_id: str, ts: int, context: dict[str, str], *, text: bytes = b""
 ) -> Record:
-    """The syslog-index record of one event, which it takes over (blanks are removed in place).
+    """The syslog-index record an output sends for one PoD event, carrying it as `context` says
+    (what `podship rules test` and the tests read)."""
+    return render(arrived(body, kind, event_id, ts, context, text=text), context.get("original", "compact"))
 
-    `context` holds tenant_name, connector, collector_host (the host podship runs on) and original
-    (one of ORIGINALS, compact when absent);
-    `text` is the frame's JSON where it can be embedded as it is (see pod.Frame).
-    """
+
+def view(event: Event) -> Record:
+    """The syslog-index record of an event, holding the event itself under ORIGINAL_KEY: what
+    rules of this model read and edit (an edit below ORIGINAL_KEY edits the event, which every
+    model renders), and what outputs of this model send. Rendered once per event."""
+    record = event.views.get(DEFAULT)
+    if record is None:
+        record = event.views[DEFAULT] = _record(event)
+    return record
+
+
+def render(event: Event, how: str) -> Record:
+    """The syslog-index record as an output sends it, with the event carried `how` (ORIGINALS);
+    a relayed record goes as it came."""
+    record = dict(view(event))  # a copy: another output may carry the event another way
+    if how == "none":
+        record.pop(ORIGINAL_KEY, None)
+    elif not event.relayed:
+        record[ORIGINAL_KEY] = _carried(event, how)
+    return record
+
+
+def _record(event: Event) -> Record:
+    context = event.context
     record: Record = {
-        "timestamp": ts_ms,
-        "event_time": iso_utc(ts_ms),
-        "msg_class": f"proofpoint_on_demand_{kind}",
+        "timestamp": event.ts,
+        "event_time": iso_utc(event.ts),
+        "msg_class": f"proofpoint_on_demand_{event.kind}",
         "msg_origin": _origin_tags(),
         "tenant_name": context.get("tenant_name"),
         "connector": context.get("connector"),
         "collector_host": context.get("collector_host"),
-        "event_type": kind,
-        "event_id": event_id,
+        "event_type": event.kind,
+        "event_id": event.event_id,
     }
-    how = context.get("original", "compact")
-    carried = None if how == "none" else RawJSON(text) if how == "raw" and text else _carried(event, how)
-    _put(record, _FIELDS[kind](event))  # after: putting fields compacts lists shared with the event
-    if carried is not None:
-        record[ORIGINAL_KEY] = carried
+    _put(record, _FIELDS[event.kind](event.body))
+    record[ORIGINAL_KEY] = event.body
     return record
 
 
@@ -100,21 +135,20 @@ def _origin_tags() -> dict[str, Any]:
     return {**ORIGIN, "processor": {**ORIGIN["processor"]}}
 
 
-def _carried(event: dict[str, Any], how: str) -> Any:
-    """The event as the record carries it: encoded once here, so that records in flight hold one
-    bytes object each rather than ~50 maps and lists (less memory, and nothing for the garbage
-    collector to walk); kept as it is where it holds what strict JSON cannot."""
-    if how == "compact":
-        compact(event)
+def _carried(event: Event, how: str) -> Any:
+    """The event as the record carries it: the frame's own text where `raw` asks for it and no
+    rule edited the event, else the event encoded (kept as it is where it holds what strict JSON
+    cannot); blanks were removed on arrival where the inputs carry it compact."""
+    if how == "raw" and event.text and not event.edited:
+        return RawJSON(event.text)
     try:
-        return RawJSON(orjson.dumps(event))
+        return RawJSON(orjson.dumps(event.body))
     except TypeError:
-        return event
+        return event.body
 
 
 def original(record: Record) -> dict[str, Any]:
-    """The PoD event a record was made from (what record models other than this one read, and
-    rules that look into it); parsed once, in place, where the record carries it as JSON text."""
+    """The PoD event a syslog-index record carries (parsed once, in place, where it is JSON text)."""
     event = record.get(ORIGINAL_KEY)
     if type(event) is RawJSON:
         event = record[ORIGINAL_KEY] = loads(event.text)
@@ -132,21 +166,31 @@ _HOLDERS: dict[str, tuple[paths.Path, ...]] = {
 }
 
 
-def mask(record: Record, meanings: tuple[str, ...], change: places.Change) -> None:
+def mask(
+    record: Record, meanings: tuple[str, ...], change: places.Change, done: tuple[paths.Path, ...] = ()
+) -> None:
     """Hide each meaning in the event the record carries and in the fields made from it, with
-    the same change, so that every model renders the hidden value."""
+    the same change, so that every model renders the hidden value (the fields in `done` a rule
+    masked already, as it names them)."""
     kind = str(record.get("event_type"))
     hidden = places.mask(original(record), kind, meanings, change) if ORIGINAL_KEY in record else frozenset()
     hidden |= {found for meaning in meanings for found in _addresses_held(record, meaning)}
     for meaning in meanings:
         for path in _HOLDERS[meaning]:
-            paths.replace(record, path, places.hide(meaning, change))
+            if path not in done:
+                paths.replace(record, path, places.hide(meaning, change))
     if kind == "maillog" and isinstance(record.get("raw"), str):
         record["raw"] = places.hide_in_line(record["raw"], meanings, change)
     if kind == "maillog" and "client_ips" in meanings and "envelope_from" in record:
         record["relay"] = places.hide_relay_ip(record.get("relay"), change)
     for path in (*_HOLDERS["recipients"], *_HOLDERS["senders"], ("raw",)):  # a hidden address, everywhere
-        paths.replace(record, path, places.hide_only(hidden, change))
+        if path not in done:
+            paths.replace(record, path, places.hide_only(hidden, change))
+
+
+def meanings_held(targets: list[paths.Path]) -> tuple[str, ...]:
+    """The meanings (places.MEANINGS) that the syslog-index fields `targets` hold."""
+    return tuple(meaning for meaning, held in _HOLDERS.items() if any(path in held for path in targets))
 
 
 def _addresses_held(record: Record, meaning: str) -> set[str]:

@@ -14,6 +14,8 @@ import tempfile
 import time
 from typing import Any, TextIO
 
+from podship.core import records
+from podship.core.event.envelope import Event
 from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
@@ -68,11 +70,10 @@ class TerminalOutput:
     async def start(self) -> None:
         return None
 
-    def encode(self, record: dict[str, Any]) -> Encoded:
-        shown = {key: value for key, value in record.items() if key != "proofpoint_on_demand"}
+    def encode(self, event: Event) -> Encoded:
+        shown = records.render(event, "none")
         text = json.dumps(shown, indent=2, ensure_ascii=False)
-        if "proofpoint_on_demand" in record:
-            text += "\n(the original PoD event, under proofpoint_on_demand, left out)"
+        text += "\n(the original PoD event, under proofpoint_on_demand, left out)"
         return Encoded(text.encode())
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from podship.core.models import DEFAULT, MODELS
+from podship.core.event.envelope import Event
+from podship.core.models import view
 from podship.core.rules import Decision, RuleError, RuleSet, Tally, compile_rules
 from podship.core.units import counted
 from podship.errors import ConfigError
@@ -85,10 +86,14 @@ class LogFilter:
         self.rules = load_rules(self.path, env)
         self.tally = Tally()
 
-    def decide(self, record: dict[str, Any]) -> Decision:
-        """Rules written for another model (`schema:` in the file) see the record rendered into it."""
-        view = record if self.rules.schema == DEFAULT else MODELS[self.rules.schema](record, "none")
-        return self.tally.count(self.rules.decide(view, time.time()))
+    def decide(self, event: Event) -> Decision:
+        """The rules decide on the event in their model (`schema:` in the file, syslog_index by
+        default); what they edit is edited for every output."""
+        schema = self.rules.schema
+        decision = self.tally.count(self.rules.decide(view(event, schema), time.time()))
+        if self.rules.edited(decision):
+            event.touched(schema)
+        return decision
 
     def reload(self) -> bool:
         """Re-read the file (SIGHUP); on a mistake keep the running rules and say why."""

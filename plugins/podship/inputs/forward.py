@@ -28,6 +28,7 @@ from typing import Any
 import msgpack
 
 from podship.core import encode_forward as fwd
+from podship.core.event.envelope import Event
 from podship.errors import ConfigError, PodshipError
 from podship.inputs.proofpoint import Stats
 from podship.runtime.options import Option, OptionTable
@@ -216,7 +217,7 @@ class ForwardInput:
             key = str(next(self._serial))
             self._owners[key] = chunk
             self.stats.events += 1
-            await self.emit(Item(record, self, key, time_ms))
+            await self.emit(Item(Event.relay(record, key, time_ms), self, key, time_ms))
 
     async def _set_aside_entries(self, bad: list[tuple[str, Any]], peer: str) -> None:
         """Entries that are no record (a time that is none, a record that is no map): each set

@@ -321,8 +321,8 @@ class ProofpointInput:
             self.log.warning("dead-lettered a frame: %s", received.reason)
             reason = received.reason
             await until_written(lambda: self.store.dead_letter(reason, data), self.storage, self.name)
-        elif received.record is not None:
-            await self.emit(Item(received.record, self, received.event_id, received.ts))
+        elif received.event is not None:
+            await self.emit(Item(received.event, self, received.event_id, received.ts))
 
 
 _TIMING = {  # Timing field -> option, in seconds

@@ -20,12 +20,14 @@ import os
 import socket
 import ssl
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from podship.core import encode_forward as fwd
 from podship.core import records
-from podship.core.encode_json import dumps
-from podship.core.models import renderer
+from podship.core.event.envelope import ORIGINAL_KEY, Event
+from podship.core.models import renderer, slim
+from podship.core.records import DEFAULT, Record
 from podship.errors import ConfigError, OutputError, PodshipError, RecordError
 from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import (
@@ -112,7 +114,7 @@ class ForwardOutput:
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # the tag template reads the syslog-index record; the entry, this
+        self.render = renderer(values)  # the entry is in this model; the tag reads the syslog-index record
         self.targets = [_target(spec) for spec in values.get("servers") or []] or [
             (values["host"], values["port"])
         ]
@@ -134,19 +136,20 @@ class ForwardOutput:
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
-    def encode(self, record: dict[str, Any]) -> Encoded:
+    def encode(self, event: Event) -> Encoded:
         """The packed entry, tagged; a record over the frame limit is trimmed (by `oversize`) or
         refused, so that the pipeline sets it aside instead of sending it again forever."""
         limit = self.values["max_frame_bytes"] - 1024
-        tag = fwd.tag_for(self.values["tag"], record)
-        packed = fwd.entry(int(record.get("timestamp", 0)), self.render(record))
+        tag = fwd.tag_for(self.values["tag"], records.view(event))
+        packed = fwd.entry(event.ts, self.render(event))
         if len(packed) <= limit:
             return Encoded(packed, tag)
         self.oversize += 1
         if self.values["oversize"] == "trim":
-            packed = fwd.entry(int(record.get("timestamp", 0)), self.render(_trim(record, limit)))
-            if len(packed) <= limit:
-                return Encoded(packed, tag)
+            for record in _trimmed(event, self.render):
+                packed = fwd.entry(event.ts, record)
+                if len(packed) <= limit:
+                    return Encoded(packed, tag)
         size = self.values["max_frame_bytes"]
         raise RecordError(f"record of {len(packed)} bytes packed is over max_frame_bytes ({size})")
 
@@ -286,27 +289,38 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _trim(record: dict[str, Any], limit: int) -> dict[str, Any]:
-    """The record without the bulk of the original event: message part bodies first, then all of it."""
-    trimmed = dict(record)
-    original = dict(records.original(trimmed))
-    parts = original.get("msgParts")
-    if isinstance(parts, list):
-        original["msgParts"] = [
-            {k: v for k, v in part.items() if k not in ("dataBase64", "textExtracted")}
-            if isinstance(part, dict)
-            else part
-            for part in parts
-        ]
-        trimmed["proofpoint_on_demand"] = original
-        trimmed["trimmed_fields"] = [
-            "proofpoint_on_demand.msgParts.dataBase64",
-            "proofpoint_on_demand.msgParts.textExtracted",
-        ]
-    if len(dumps(trimmed)) > limit:
-        trimmed.pop("proofpoint_on_demand", None)
-        trimmed["trimmed_fields"] = ["proofpoint_on_demand"]
-    return trimmed
+_BULK = ("dataBase64", "textExtracted")  # what a message part holds beside its description
+
+
+def _trimmed(event: Event, render: Callable[[Event], Record]) -> Iterator[Record]:
+    """The record smaller and smaller: without the message parts' bodies, then without the
+    original event; a syslog-index record lists what it lost in `trimmed_fields`."""
+    parts = event.body.get("msgParts")
+    if isinstance(parts, list) and any(isinstance(part, dict) and _BULK & part.keys() for part in parts):
+        lighter = _lighter(event, [_slim_part(part) for part in parts])
+        yield _listed(render(lighter), [f"{ORIGINAL_KEY}.msgParts.{name}" for name in _BULK])
+    yield _listed(slim(render(event)), [ORIGINAL_KEY])
+
+
+def _lighter(event: Event, parts: list[Any]) -> Event:
+    body = dict(event.body, msgParts=parts)
+    lighter = Event(event.kind, event.event_id, event.ts, event.context, body=body)
+    lighter.edited = True  # its text is not what it holds any more
+    if event.relayed:
+        lighter.relayed, lighter.views = True, {DEFAULT: dict(records.view(event), **{ORIGINAL_KEY: body})}
+    return lighter
+
+
+def _slim_part(part: Any) -> Any:
+    return {k: v for k, v in part.items() if k not in _BULK} if isinstance(part, dict) else part
+
+
+def _listed(record: Record, trimmed: list[str]) -> Record:
+    """`trimmed_fields` on a syslog-index record (other models have their own truncation mark)."""
+    if "msg_class" in record:
+        record.pop("truncated", None)
+        record["trimmed_fields"] = trimmed
+    return record
 
 
 PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values), check)

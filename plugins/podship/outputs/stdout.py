@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any, BinaryIO
 
 from podship.core.encode_json import ndjson_line
+from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import OutputError, ReaderClosed
 from podship.runtime.delivery import Encoded
@@ -62,10 +63,10 @@ class StdoutOutput:
             if stat.S_ISREG(info.st_mode) and info.st_size and _last_byte(fd) != b"\n":
                 os.write(fd, b"\n")
 
-    def encode(self, record: dict[str, Any]) -> Encoded:
+    def encode(self, event: Event) -> Encoded:
         """The line, grouped by connector: what a reader that closes the pipe was given is counted
         per connector."""
-        return Encoded(ndjson_line(self.render(record)), str(record.get("connector", "")))
+        return Encoded(ndjson_line(self.render(event)), event.context.get("connector", ""))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
         """The whole batch in one write, so that a reader sees whole lines; an attempt after a

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from podship.core import encode_syslog as syslog
+from podship.core import records
+from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import StreamError
 from podship.runtime.delivery import Encoded
@@ -94,7 +96,7 @@ class SyslogOutput:
     def __init__(self, values: dict[str, Any], state_dir: Path | None = None) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # the header reads the syslog-index record; MSG is in this model
+        self.render = renderer(values)  # MSG is in this model; the header reads the syslog-index record
         fields = ("format", "facility", "severity", "app_name", "hostname", "sd_id")
         self.layout = syslog.Layout(
             **{key: values[key] for key in fields}, sd_fields=tuple(values["sd_fields"])
@@ -109,11 +111,11 @@ class SyslogOutput:
         if self.values["mode"] == "tls" and not self.values["tls_verify"]:
             log.warning("TLS verification is OFF for the syslog receiver %s", self.values["host"])
 
-    def encode(self, record: dict[str, Any]) -> Encoded:
+    def encode(self, event: Event) -> Encoded:
         """One message: a datagram (UDP) or a framed message on the stream."""
         udp = self.values["mode"] == "udp"
         limit = self.values["udp_max_bytes" if udp else "max_message_bytes"]
-        data = syslog.message(record, self.layout, self._pid, limit, self.render)
+        data = syslog.message(records.view(event), self.layout, self._pid, limit, self.render(event))
         return Encoded(data if udp else syslog.frame(data, self.framing))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:

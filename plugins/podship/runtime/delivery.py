@@ -1,12 +1,12 @@
 """The one delivery policy: what an output is to the pipeline, and how a batch reaches it.
 
 Like Fluent Bit's flush callbacks (`FLB_OK`, `FLB_RETRY`, `FLB_ERROR`) and Vector's sinks, an
-output keeps only its protocol: it turns one record into wire bytes (`encode`) and makes one
+output keeps only its protocol: it renders one event in its model as wire bytes (`encode`) and makes one
 attempt at sending a batch of them (`send`), raising a `PodshipError` that says whether a retry can
 help. Retries, backoff, counting and the log lines about them live here, once for every output.
 
-A record that an output cannot encode (a key no encoder takes, a value of no JSON type, a model
-that raises) is never a reason to stop: it is set aside with the reason, counted, and the rest of
+An event that an output cannot render or encode (a key no encoder takes, a value of no JSON type,
+a model that raises) is never a reason to stop: it is set aside with the reason, counted, and the rest of
 the batch goes on.
 """
 
@@ -17,8 +17,9 @@ import logging
 import random
 import time
 from collections import Counter
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
+from podship.core.event.envelope import Event
 from podship.core.retry import Backoff
 from podship.errors import PodshipError
 
@@ -41,7 +42,8 @@ class Output(Protocol):
 
     async def start(self) -> None: ...
 
-    def encode(self, record: dict[str, Any]) -> Encoded: ...
+    def encode(self, event: Event) -> Encoded:
+        """The event rendered in the output's model, as wire bytes."""
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
         """One attempt at the whole batch; `attempt` 0 is a new batch, more is the same one again."""
@@ -76,14 +78,14 @@ class Delivery:
         self.counts: Counter[str] = Counter(sent=0, retried=0, failed=0, dead_letters=0)
         self._failures, self._asides = Repeats(), Repeats()
 
-    async def deliver(self, records: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    async def deliver(self, events: list[Event]) -> list[tuple[int, str]]:
         """Until the output has taken every record it can encode; the others, as (index, reason),
         for the caller to set aside."""
         batch: list[Encoded] = []
         asides: list[tuple[int, str]] = []
-        for index, record in enumerate(records):
+        for index, event in enumerate(events):
             try:
-                batch.append(self.output.encode(record))
+                batch.append(self.output.encode(event))
             except Exception as exc:  # whatever a model or encoder raises: a record never stops us
                 asides.append((index, f"{self.label}: {_reason(exc)}"))
                 self._said_aside(asides[-1][1])

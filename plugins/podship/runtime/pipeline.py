@@ -177,7 +177,7 @@ class Pipeline:
             try:
                 tags = self._decide(item)
             except Exception as exc:  # a record is never a reason to stop
-                await item.source.set_aside(f"filter: {type(exc).__name__}: {exc}", item.record)
+                await item.source.set_aside(f"filter: {type(exc).__name__}: {exc}", item.event.letter())
                 continue
             if tags is None:
                 self.dropped += 1
@@ -186,10 +186,10 @@ class Pipeline:
         return kept
 
     def _decide(self, item: Item) -> frozenset[str] | None:
-        """The tags the filters give a record, or None when one drops it."""
+        """The tags the filters give an event, or None when one drops it."""
         tags: frozenset[str] = frozenset()
         for stage in self.filters:
-            decision = stage.decide(item.record)
+            decision = stage.decide(item.event)
             if not decision.keep:
                 return None
             tags |= decision.tags
@@ -208,8 +208,8 @@ class Pipeline:
             items = [item for item, tags in kept if not output.tags or output.tags & tags]
             if id(output) in done or not items:
                 continue
-            for index, reason in await self._delivery(output).deliver([item.record for item in items]):
-                await items[index].source.set_aside(reason, items[index].record)
+            for index, reason in await self._delivery(output).deliver([item.event for item in items]):
+                await items[index].source.set_aside(reason, items[index].event.letter())
             done.add(id(output))
 
     def _delivery(self, output: Output) -> Delivery:

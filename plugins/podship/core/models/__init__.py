@@ -1,11 +1,11 @@
 """Record models: what an output sends, picked by its `schema` option.
 
-The pipeline carries syslog-index records (`core/records.py`); an output with another `schema`
-renders each record into that model just before encoding. A model is a function from a
-syslog-index record, and where to keep the original event (the output's `original`), to a new
-record; it reads the PoD event with `records.original`, and its facts through
-`core/event/readers.py`, and declares the field paths it writes (`FIELDS`, `OPEN`), which rules
-are checked against. A new model is one module and one line in MODELS.
+The pipeline carries events (`core/event/envelope.py`): an envelope and the PoD event. Each output
+renders every record in its model, the syslog-index record (`core/records.py`) included, just
+before encoding. A model is a function from an event, and where to keep the original event (the
+output's `original`), to a record; it reads the event's facts through `core/event/readers.py`, and
+declares the field paths it writes (`FIELDS`, `OPEN`), which rules are checked against. A new
+model is one module and one line in MODELS.
 """
 
 from __future__ import annotations
@@ -14,19 +14,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from podship.core import records
+from podship.core.event.envelope import Event
 from podship.core.models import ecs, ocsf
-from podship.core.records import ORIGINAL_KEY, Record
+from podship.core.records import DEFAULT as DEFAULT
+from podship.core.records import Record
 
-DEFAULT = "syslog_index"
 ORIGINAL_PLACES = ("raw_data", "unmapped", "none")
 
 
 @dataclass(frozen=True)
 class Model:
-    """A record model: `render(record, keep_original)`, and where its records keep the event id
+    """A record model: `render(event, keep_original)`, and where its records keep the event id
     (what `sample` rules hash)."""
 
-    render: Callable[[Record, str], Record]
+    render: Callable[[Event, str], Record]
     id_path: tuple[str, ...]
     fields: frozenset[tuple[str, ...]] = frozenset()  # every path it writes, and their prefixes
     open: tuple[tuple[str, ...], ...] = ()  # below these, keys come from the event: any path
@@ -35,13 +37,8 @@ class Model:
         """Whether a record of this model can hold `path` (what rules are checked against)."""
         return path in self.fields or any(path[: len(prefix)] == prefix for prefix in self.open)
 
-    def __call__(self, record: Record, keep_original: str) -> Record:
-        return self.render(record, keep_original)
-
-
-def _syslog_index(record: Record, keep_original: str) -> Record:
-    """Today's record, as the pipeline carries it."""
-    return record
+    def __call__(self, event: Event, keep_original: str) -> Record:
+        return self.render(event, keep_original)
 
 
 def declared(paths: list[str]) -> frozenset[tuple[str, ...]]:
@@ -55,39 +52,31 @@ def _opened(prefixes: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
 
 
 MODELS: dict[str, Model] = {
-    "syslog_index": Model(_syslog_index, ("event_id",)),
+    DEFAULT: Model(records.render, ("event_id",)),
     "ocsf": Model(ocsf.render, ("metadata", "uid"), declared(ocsf.FIELDS), _opened(ocsf.OPEN)),
     "ecs": Model(ecs.render, ("event", "id"), declared(ecs.FIELDS), _opened(ecs.OPEN)),
 }
 
 
-def renderer(values: dict[str, Any]) -> Callable[[Record], Record]:
-    """The function an output applies to each record before encoding, from its option values
-    (`original`, resolved at configuration; `schema_original` still read, deprecated)."""
-    render = MODELS[values.get("schema") or DEFAULT].render
-    keep = values.get("original") or values.get("schema_original") or ""
-    if render is _syslog_index:
-        return _without_original if keep == "none" else _as_is
-    keep = keep or ORIGINAL_PLACES[0]
-    return lambda record: render(record, keep)
-
-
-def _as_is(record: Record) -> Record:
+def view(event: Event, schema: str) -> Record:
+    """What rules written for `schema` read: the syslog-index record holding the event itself
+    (rules edit it), or another model's rendering without the original (rules decide on it);
+    rendered once per event, until an edit of the event makes it stale."""
+    if schema == DEFAULT:
+        return records.view(event)
+    record = event.views.get(schema)
+    if record is None:
+        record = event.views[schema] = MODELS[schema].render(event, "none")
     return record
 
 
-def _without_original(record: Record) -> Record:
-    """The syslog-index record with `original: none`: the pipeline carries the event for every
-    model, and this output leaves it out."""
-    return {key: value for key, value in record.items() if key != ORIGINAL_KEY}
-
-
-def render_all(records: list[Record], values: dict[str, Any]) -> list[Record]:
-    """A batch in the output's model; the default model returns the batch itself, at no cost."""
-    if (values.get("schema") or DEFAULT) == DEFAULT and values.get("original") != "none":
-        return records
-    render = renderer(values)
-    return [render(record) for record in records]
+def renderer(values: dict[str, Any]) -> Callable[[Event], Record]:
+    """The function an output applies to each event before encoding, from its option values
+    (`original`, resolved at configuration; `schema_original` still read, deprecated)."""
+    schema = values.get("schema") or DEFAULT
+    keep = values.get("original") or values.get("schema_original") or ""
+    render, keep = MODELS[schema].render, keep or ("compact" if schema == DEFAULT else ORIGINAL_PLACES[0])
+    return lambda event: render(event, keep)
 
 
 def slim(record: Record) -> Record:

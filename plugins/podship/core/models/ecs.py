@@ -1,4 +1,4 @@
-"""Syslog-index record -> the ECS document Elastic's `proofpoint_on_demand` integration produces.
+"""PoD event -> the ECS document Elastic's `proofpoint_on_demand` integration produces.
 
 Field names and values follow the integration's ingest pipelines (data streams `message`, `mail`
 and `audit`, ECS 8.11.0), so that its dashboards and detection rules work on podship's records;
@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podship.core.event import readers as pod
+from podship.core.event.envelope import Event
 from podship.core.event.readers import as_list
 from podship.core.models import ecs_message
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
-from podship.core.records import Record, compact, original
+from podship.core.records import Record, compact
 
 ECS_VERSION = "8.11.0"
 DATASETS = {"message": "message", "maillog": "mail", "audit": "audit"}
@@ -99,15 +100,15 @@ _AUDIT = {  # PoD audit action: (event.category, event.type), as the integration
 }
 
 
-def render(record: Record, keep_original: str) -> Record:
-    """The ECS document of one syslog-index record; `keep_original` is raw_data, unmapped or none."""
-    event, text = event_and_text(record) if keep_original == "raw_data" else (original(record), "")
-    kind = str(record.get("event_type"))
+def render(pod_event: Event, keep_original: str) -> Record:
+    """The ECS document of one PoD event; `keep_original` is raw_data, unmapped or none."""
+    event, text = event_and_text(pod_event) if keep_original == "raw_data" else (pod_event.body, "")
+    kind = pod_event.kind
     dataset = DATASETS.get(kind, kind)
     fields = (
         _audit(event) if kind == "audit" else _mail(event) if kind == "maillog" else ecs_message.fields(event)
     )
-    envelope = _envelope(record, dataset)
+    envelope = _envelope(pod_event, dataset)
     document = envelope | fields
     for key in ("event", "labels"):  # both sides write these: merge, do not replace
         document[key] = envelope[key] | fields.get(key, {})
@@ -115,35 +116,35 @@ def render(record: Record, keep_original: str) -> Record:
     return compact(document)  # type: ignore[no-any-return]  # ours: built just now
 
 
-def _envelope(record: Record, dataset: str) -> Record:
+def _envelope(pod_event: Event, dataset: str) -> Record:
+    context = pod_event.context
     return {
-        "@timestamp": iso_utc(_millis(original(record).get("ts"), record)),
+        "@timestamp": iso_utc(_millis(pod_event.body.get("ts"), pod_event.ts)),
         "ecs": {"version": ECS_VERSION},
         "event": {
             "kind": "event",
-            "id": record.get("event_id"),
+            "id": pod_event.event_id,
             "dataset": f"proofpoint_on_demand.{dataset}",
         },
         "data_stream": {"type": "logs", "dataset": f"proofpoint_on_demand.{dataset}"},
-        "organization": {"name": record.get("tenant_name")},
-        "labels": {"connector": record.get("connector")},
-        "agent": _agent(record),
+        "organization": {"name": context.get("tenant_name")},
+        "labels": {"connector": context.get("connector")},
+        "agent": _agent(context.get("collector_host")),
     }
 
 
-def _agent(record: Record) -> Record:
+def _agent(host: str | None) -> Record:
     """The shipper, as Elastic Agent writes itself (`observer` is the PoD host that logged it)."""
-    host = record.get("collector_host")
     return {"type": "podship", "name": host} if host else {}
 
 
-def _millis(ts: Any, record: Record) -> int:
+def _millis(ts: Any, rounded: int) -> int:
     """The event time truncated to the millisecond, as Elasticsearch's date processor keeps it (the
     record's `timestamp` is rounded); the record's time where `ts` does not parse."""
     try:
         moment = datetime.fromisoformat(str(ts).strip())
     except ValueError:
-        return int(record.get("timestamp", 0))
+        return rounded
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
 

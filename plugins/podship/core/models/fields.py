@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from podship.core.encode_json import RawJSON, dumps
-from podship.core.records import ORIGINAL_KEY, Record, original
+from podship.core.encode_json import dumps
+from podship.core.event.envelope import Event
 
 
-def event_and_text(record: Record) -> tuple[dict[str, Any], str]:
-    """The original event, and its JSON text: the text the record carries where it still holds
-    it unparsed (no second encoding), else the event encoded."""
-    carried = record.get(ORIGINAL_KEY)
-    text = carried.text.decode("utf-8", "replace") if type(carried) is RawJSON else None
-    event = original(record)
-    return event, text if text is not None else dumps(event).decode()
+def event_and_text(event: Event) -> tuple[dict[str, Any], str]:
+    """The PoD event, and its JSON text: the frame's own text where the inputs carry it raw and
+    no rule edited it, else the event encoded (compact where the inputs carry it so)."""
+    if event.text and not event.edited and event.context.get("original") == "raw":
+        return event.body, event.text.decode("utf-8", "replace")
+    return event.body, dumps(event.body).decode()

@@ -1,4 +1,4 @@
-"""Syslog-index record -> OCSF 1.8.0 event (https://schema.ocsf.io/1.8.0).
+"""PoD event -> OCSF 1.8.0 event (https://schema.ocsf.io/1.8.0).
 
 `message` and `maillog` events are Email Activity (class 4009, `ocsf_email.py`). `audit` events are
 Authentication (3002) for logins and logouts, and Entity Management (3004) for the rest: the PoD
@@ -13,11 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from podship.core.event import readers as pod
+from podship.core.event.envelope import Event
 from podship.core.event.readers import SCORES
 from podship.core.models import ocsf_email
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
-from podship.core.records import Record, compact, original
+from podship.core.records import Record, compact
 
 VERSION = "1.8.0"
 PRODUCT = {"name": "Proofpoint on Demand", "vendor_name": "Proofpoint"}
@@ -147,12 +148,12 @@ _ENTITY = {
 }
 
 
-def render(record: Record, keep_original: str) -> Record:
-    """The OCSF event of one syslog-index record; `keep_original` is raw_data, unmapped or none."""
-    event, text = event_and_text(record) if keep_original == "raw_data" else (original(record), "")
-    kind = record.get("event_type")
+def render(pod_event: Event, keep_original: str) -> Record:
+    """The OCSF event of one PoD event; `keep_original` is raw_data, unmapped or none."""
+    event, text = event_and_text(pod_event) if keep_original == "raw_data" else (pod_event.body, "")
+    kind = pod_event.kind
     body = _audit(event) if kind == "audit" else ocsf_email.email_activity(event, kind == "maillog")
-    result: Record = compact(_envelope(record, event, body) | body)
+    result: Record = compact(_envelope(pod_event, body) | body)
     if keep_original == "raw_data":
         result["raw_data"] = text
     elif keep_original == "unmapped":  # after compact: the event is the record's too, not ours to edit
@@ -160,7 +161,7 @@ def render(record: Record, keep_original: str) -> Record:
     return result
 
 
-def _envelope(record: Record, event: dict[str, Any], body: dict[str, Any]) -> Record:
+def _envelope(pod_event: Event, body: dict[str, Any]) -> Record:
     class_uid, activity_id = body["class_uid"], body["activity_id"]
     class_name, category_uid, category_name = _CLASSES[class_uid]
     severity_id = body.get("severity_id", 1)
@@ -171,30 +172,30 @@ def _envelope(record: Record, event: dict[str, Any], body: dict[str, Any]) -> Re
         "type_uid": class_uid * 100 + activity_id,
         "type_name": f"{class_name}: {body.get('activity_name', 'Other')}",
         "severity": _SEVERITIES.get(severity_id, "Other"),
-        "time": int(record.get("timestamp", 0)),
-        "time_dt": iso_utc(int(record.get("timestamp", 0))),
-        "metadata": _metadata(record, event, body.pop("profiles")),
+        "time": pod_event.ts,
+        "time_dt": iso_utc(pod_event.ts),
+        "metadata": _metadata(pod_event, body.pop("profiles")),
     }
 
 
-def _metadata(record: Record, event: dict[str, Any], profiles: list[str]) -> dict[str, Any]:
+def _metadata(pod_event: Event, profiles: list[str]) -> dict[str, Any]:
     return {
         "version": VERSION,
         "profiles": profiles,
-        "product": PRODUCT | {"version": _pod_version(event)},
-        "uid": record.get("event_id"),
-        "original_event_uid": record.get("event_id"),
-        "log_name": record.get("event_type"),
+        "product": PRODUCT | {"version": _pod_version(pod_event.body)},
+        "uid": pod_event.event_id,
+        "original_event_uid": pod_event.event_id,
+        "log_name": pod_event.kind,
         "log_provider": "podship",
-        "log_source": record.get("connector"),
-        "tenant_uid": record.get("tenant_name"),
-        "loggers": _loggers(record),
+        "log_source": pod_event.context.get("connector"),
+        "tenant_uid": pod_event.context.get("tenant_name"),
+        "loggers": _loggers(pod_event),
     }
 
 
-def _loggers(record: Record) -> list[dict[str, Any]]:
+def _loggers(pod_event: Event) -> list[dict[str, Any]]:
     """The hop that shipped the event: podship on its host (device type 1, Server)."""
-    host = record.get("collector_host")
+    host = pod_event.context.get("collector_host")
     return [{"name": "podship", "device": {"hostname": host, "type_id": 1, "type": "Server"}}] if host else []
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from podship.core import paths, records
 from podship.core.event import places
 from podship.core.models import MODELS
+from podship.core.records import DEFAULT
 from podship.core.rules.language import ESSENTIAL, TERMINAL, Apply, Context, Record
 from podship.core.units import parse_duration
 
@@ -67,10 +68,13 @@ def _mask(spec: Any, context: Context) -> Apply:
             "mask takes {what: [recipients, ...], with: text | hash} or {fields: [...], with: text | hash}"
         )
     targets, change = _path_list(spec["fields"], context), _masker(spec, context)
+    held = records.meanings_held(targets) if context.schema == DEFAULT else ()
 
     def apply(record: Record, now: float) -> None:
         for path in targets:
             paths.replace(record, path, change)
+        if held:  # what the field holds, hidden wherever the event holds it: in every model
+            records.mask(record, held, change, done=tuple(targets))
 
     return apply
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from podship.core.event.envelope import ORIGINAL_KEY
 from podship.core.models import DEFAULT, MODELS
-from podship.core.records import ORIGINAL_KEY, original
+from podship.core.records import original
 from podship.core.rules.actions import action_of
 from podship.core.rules.conditions import scoped_test, stellar_test
 from podship.core.rules.index import Index, index_key, stages
@@ -22,9 +23,15 @@ class RuleSet:
     reads_original: bool = False  # a rule names the original event: parse it before the rules run
     stages: list[Rule | Index] = field(default_factory=list)
     schema: str = DEFAULT  # the record model whose field paths the rules name
+    editing: frozenset[str] = frozenset()  # the rules whose action is an edit
 
     def __post_init__(self) -> None:
         self.stages = stages(self.rules)
+        self.editing = frozenset(rule.name for rule in self.rules if rule.action in RECORD_EDITS)
+
+    def edited(self, decision: Decision) -> bool:
+        """Whether a rule that applied edits what it matched (the event, through the view)."""
+        return not self.editing.isdisjoint(decision.matched)
 
     def decide(self, record: Record, now: float) -> Decision:
         if self.reads_original:

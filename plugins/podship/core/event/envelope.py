@@ -1,0 +1,102 @@
+"""One event in flight: its envelope and the PoD event, which every record model renders.
+
+The pipeline carries this from the input to the outputs; nothing renders a record before a rule
+or an output asks for one. The PoD event is kept as the frame's JSON text where it was given so,
+and parsed at most once, when something first reads it. Rules read a model's rendering (a view,
+kept here so that an output of that model does not render it again) and edit the event itself
+through it, so that every model renders the edited value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from podship.core.encode_json import loads
+
+ORIGINAL_KEY = "proofpoint_on_demand"  # where a syslog-index record keeps the PoD event
+Record = dict[str, Any]
+
+
+class Event:
+    """`kind` is message, maillog or audit (or what a relayed record says it is); `context` holds
+    tenant_name, connector, collector_host and original (how the inputs carry the event: compact
+    or raw), shared by every event of one input."""
+
+    __slots__ = ("_body", "context", "edited", "event_id", "kind", "relayed", "text", "ts", "views")
+
+    def __init__(
+        self,
+        kind: str,
+        event_id: str,
+        ts: int,
+        context: Mapping[str, str],
+        *,
+        text: bytes = b"",
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        self.kind, self.event_id, self.ts, self.context = kind, event_id, ts, context
+        self.text = text  # the frame's JSON, where it is strict and on one line; else b""
+        self._body = body
+        self.relayed = False  # a record from another collector: its syslog-index view is itself
+        self.edited = False  # a rule edited the event: its text no longer says what it holds
+        self.views: dict[str, Record] = {}  # model -> the record rules read (see core/models)
+
+    @classmethod
+    def relay(cls, record: Record, key: str, ts: int) -> Event:
+        """A record a collector sent: its own syslog-index record, and where it carries a PoD
+        event (another podship's record), that event for the other models."""
+        carried = record.get(ORIGINAL_KEY)
+        context = {name: str(record[name]) for name in _ENVELOPE if isinstance(record.get(name), str)}
+        kind, own_id = record.get("event_type"), record.get("event_id")
+        event_id = own_id if isinstance(own_id, str) else key
+        event = cls(kind if isinstance(kind, str) else "", event_id, ts, context, body=_as_map(carried))
+        event.relayed, event.views = True, {"syslog_index": record}
+        return event
+
+    @property
+    def body(self) -> dict[str, Any]:
+        """The PoD event, parsed from the frame's text on the first read."""
+        if self._body is None:
+            parsed = loads(self.text) if self.text else {}
+            self._body = parsed if isinstance(parsed, dict) else {}
+        return self._body
+
+    @property
+    def parsed(self) -> bool:
+        return self._body is not None
+
+    def touched(self, model: str) -> None:
+        """A rule on `model`'s view edited the event: the views of other models are stale."""
+        self.edited = True
+        self.views = {model: self.views[model]} if model in self.views else {}
+
+    def letter(self) -> Record:
+        """What a dead-letter file keeps of it: the syslog-index record where one was rendered,
+        else the envelope and the event."""
+        view = self.views.get("syslog_index")
+        if view is not None:
+            return view
+        envelope = {"event_type": self.kind, "event_id": self.event_id, "timestamp": self.ts}
+        try:
+            return envelope | dict(self.context) | {ORIGINAL_KEY: self.body}
+        except ValueError:  # its text does not parse: kept as text
+            return envelope | dict(self.context) | {"text": self.text.decode("utf-8", "replace")}
+
+    def __repr__(self) -> str:
+        return f"Event({self.kind} {self.event_id} at {self.ts})"
+
+
+_ENVELOPE = ("tenant_name", "connector", "collector_host")
+
+
+def _as_map(carried: Any) -> dict[str, Any]:
+    if isinstance(carried, dict):
+        return carried
+    if isinstance(carried, str | bytes):  # a relayed record whose event is JSON text
+        try:
+            parsed = loads(carried)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
