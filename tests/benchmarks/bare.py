@@ -1,11 +1,16 @@
 """The ceiling: a bare websockets client that receives every frame of the archive and decodes nothing.
 
+With `--floor`, the floor instead: the same client parses each frame with orjson and re-encodes it
+(`orjson.dumps` + newline) into /dev/null through a 64 KiB buffer, the least any transformation of
+the events must pay.
+
 One connection per type at once, each fetching the window `[since, to)` as podship's connectors do
 (podship fetches up to 24 archive hours in one window). It prints one JSON line: frames, seconds
 from the first frame to the last, CPU seconds over that span (utime + stime from /proc) and peak
 RSS. Run in its own process so that its CPU is its own:
 
     python tests/benchmarks/bare.py ws://127.0.0.1:PORT/v1/stream SINCE_MS TO_MS message maillog
+    python tests/benchmarks/bare.py --floor ws://127.0.0.1:PORT/v1/stream SINCE_MS TO_MS message
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
+import orjson
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedOK
 
@@ -52,30 +59,37 @@ class Clock:
             self.first, self.cpu = time.perf_counter(), cpu_secs()
 
 
-async def receive(url: str, clock: Clock) -> int:
+async def receive(url: str, clock: Clock, sink: BinaryIO | None) -> int:
+    """Every frame of one window; into `sink`, parsed and re-encoded as a line (the floor), if given."""
     count = 0
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with connect(url, additional_headers=headers, max_size=None, compression=None, proxy=None) as ws:
         try:
             while True:
-                await ws.recv(decode=False)
+                data = await ws.recv(decode=False)
                 clock.tick()
+                if sink is not None:
+                    sink.write(orjson.dumps(orjson.loads(data)) + b"\n")
                 count += 1
         except ConnectionClosedOK:
             return count
 
 
-async def bare(base: str, since: int, to: int, kinds: list[str]) -> dict[str, float]:
+async def bare(base: str, since: int, to: int, kinds: list[str], floor: bool = False) -> dict[str, float]:
     clock = Clock()
     urls = [stream_url(base, CLUSTER, kind, since, to) for kind in kinds]
-    counts = await asyncio.gather(*(receive(url, clock) for url in urls))
+    with open(os.devnull, "wb", buffering=1 << 16) as null:
+        sink = null if floor else None
+        counts = await asyncio.gather(*(receive(url, clock, sink) for url in urls))
     seconds, cpu = time.perf_counter() - clock.first, cpu_secs() - clock.cpu
     return {"frames": sum(counts), "seconds": seconds, "cpu_secs": cpu, "peak_rss_kib": peak_rss_kib()}
 
 
 def main() -> None:
-    base, since, to, *kinds = sys.argv[1:]
-    print(json.dumps(asyncio.run(bare(base, int(since), int(to), kinds))), flush=True)
+    args = sys.argv[1:]
+    floor = "--floor" in args
+    base, since, to, *kinds = [arg for arg in args if arg != "--floor"]
+    print(json.dumps(asyncio.run(bare(base, int(since), int(to), kinds, floor))), flush=True)
 
 
 if __name__ == "__main__":
