@@ -90,11 +90,13 @@ def view(event: Event) -> Record:
 
 def render(event: Event, how: str) -> Record:
     """The syslog-index record as an output sends it, with the event carried `how` (ORIGINALS);
-    a relayed record goes as it came."""
-    record = dict(view(event))  # a copy: another output may carry the event another way
+    a relayed record goes as it came. The view itself where it carries the event: outputs come
+    after every rule, so nothing reads the view's event after this, and models other than
+    this one read `event.body` (a copy of 40 keys per event would cost 2 us)."""
+    record = view(event)
     if how == "none":
-        record.pop(ORIGINAL_KEY, None)
-    elif not event.relayed:
+        return {key: value for key, value in record.items() if key != ORIGINAL_KEY}
+    if not event.relayed:
         record[ORIGINAL_KEY] = _carried(event, how)
     return record
 
