@@ -26,12 +26,14 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 
 from podship.core.connector import Connector, Ended, Settings, Stats, Wait
+from podship.core.connector_notes import Note
 from podship.core.coverage import Archive, Coverage, Timing
 from podship.core.pod import HOUR_MS, iso_utc, stream_url
 from podship.core.units import counted, render_duration
 from podship.errors import PodshipError, StreamError
 from podship.inputs.progress import Progress, bar
 from podship.inputs.proofpoint_options import OPTIONS, check
+from podship.inputs.proofpoint_words import words
 from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
@@ -161,6 +163,7 @@ class ProofpointInput:
                     self._fail(exc)
                     return
                 self._say(self.core.refused(exc, time.monotonic()))
+        self.core.close()
         self.stats.mode = "stopped"
 
     async def _act(self, action: Archive | Wait | Any) -> None:
@@ -173,11 +176,12 @@ class ProofpointInput:
             await self._live()
 
     def _fail(self, exc: PodshipError) -> None:
+        self.core.close()
         self.failure, self.stats.mode, self.stats.last_error = exc, "failed", str(exc)
         self.log.error("connector stopped: %s", exc)
 
-    def _say(self, note: tuple[int, str]) -> None:
-        self.log.log(*note)
+    def _say(self, note: Note) -> None:
+        self.log.log(note.level, "%s", words(note))
 
     async def _live(self) -> None:
         async with self.open_stream(
