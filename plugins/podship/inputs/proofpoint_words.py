@@ -1,12 +1,14 @@
-"""The words of the connector core's notes: what `proofpoint_pod` logs for each.
+"""The words of `proofpoint_pod`: what it logs for each of the connector core's notes, and its
+lines about starting and sessions. The core decides; this says it.
 
-The wording is kept as it was when the core returned text: users and tests grep for it
-("failures in a row", "reconnecting in", "another connector or collector", "the server closes
+The wording of the notes is kept as it was when the core returned text: users and tests grep for
+it ("failures in a row", "reconnecting in", "another connector or collector", "the server closes
 every session after the same event").
 """
 
 from __future__ import annotations
 
+from podship.core.connector import Ended
 from podship.core.connector_notes import (
     Barren,
     Conflict,
@@ -16,6 +18,9 @@ from podship.core.connector_notes import (
     ReleaseWait,
     StillBarren,
 )
+from podship.core.coverage import Coverage
+from podship.core.pod import iso_utc
+from podship.core.units import counted, render_duration
 
 
 def words(note: Note) -> str:
@@ -59,3 +64,23 @@ def _barren(note: Barren) -> str:
         f"{note.backoff_max:g}s) instead of reconnecting at once, and says this again every "
         f"{note.every_secs / 60:g} minutes while it lasts"
     )
+
+
+def started(coverage: Coverage, first: bool, backfill_secs: float) -> str:
+    """The first line of a connector: a first start's backfill, or where the checkpoint resumes."""
+    if first:
+        return (
+            f"first start: backfilling {render_duration(backfill_secs)}, from {iso_utc(coverage.watermark)}"
+        )
+    holes = f"; {counted(len(coverage.holes), 'hole')} to repair" if coverage.holes else ""
+    return f"resumed from the checkpoint: delivered up to {iso_utc(coverage.watermark)}{holes}"
+
+
+def why(how: Ended, stopping: bool) -> str:
+    """Why a live session closed."""
+    return {
+        Ended.COMPLETE: "the server closed it",
+        Ended.CLOSED: "stopping" if stopping else "an archive repair is due",
+        Ended.IDLE: "caught up with the present (--once)",
+        Ended.DROPPED: "the connection dropped",
+    }[how]
