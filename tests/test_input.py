@@ -2,6 +2,7 @@
 
 import json
 
+from podship.core.connector_state import State
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults
@@ -39,6 +40,7 @@ async def test_first_start_backfills_the_archive_then_streams_live_each_event_on
     source = pipeline.inputs[0]
     assert source.stats.archive_windows >= 1
     assert source.stats.mode == "stopped"
+    assert source.core.state is State.CLOSED  # the loop ended by the stop: the shell closed the core
 
 
 async def test_a_wrong_key_stops_the_connector_and_says_what_to_check(simulator, tmp_path):

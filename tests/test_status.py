@@ -36,12 +36,13 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
         http_listen="127.0.0.1:0",
     )
     task = asyncio.create_task(pipeline.run())
-    seen_modes = set()
+    seen_modes, seen_states = set(), set()
     for _ in range(200):
         await asyncio.sleep(0.05)
         if pipeline.status_port and pipeline.records_out:
             line, body = await get(pipeline.status_port, "/status")
             seen_modes |= {state["mode"] for state in json.loads(body)["connectors"].values()}
+            seen_states |= {state["state"] for state in json.loads(body)["connectors"].values()}
             if "backfill" in seen_modes:
                 break
     line, body = await get(pipeline.status_port, "/status")
@@ -52,6 +53,8 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
     out.close()
     assert line == "HTTP/1.1 200 OK"
     assert "backfill" in seen_modes
+    # The core's state beside the mode: archive windows open, or waiting between two of them.
+    assert seen_states & {"archive", "waiting"} and seen_states <= {"starting", "waiting", "live", "archive"}
     state = json.loads(body)["connectors"]["acme-message"]
     assert state["type"] == "message"
     assert state["events"] >= state["delivered"] > 0
@@ -85,6 +88,8 @@ def test_the_status_log_line_and_the_metrics_format():
 
     snap = status.snapshot(Pipeline)
     assert status.summary(snap) == "status: acme-message live in=5 out=4 lag=-s"
+    reported = snap["connectors"]["acme-message"]
+    assert list(reported)[:4] == ["type", "mode", "state", "events"] and reported["state"] == "starting"
     lines = metrics.exposition(Pipeline, status.snapshot).decode().splitlines()
     assert 'podship_reconnects_total{connector="acme-message"} 2.0' in lines
     assert "podship_dropped_by_rules_total 1.0" in lines

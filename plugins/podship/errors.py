@@ -55,6 +55,14 @@ class StreamError(PodshipError):
     retryable = True
 
 
+class CallOrderError(PodshipError):
+    """A sans-I/O core was called out of its order (a frame with no session open, an archive window
+    opened before the server's clock is known): a bug in the shell that drives it, never a fault of
+    the network or the data. Like h11's `LocalProtocolError` and websockets' `InvalidState`, it is
+    the project's own error, raised whatever `python -O` does to asserts; not retryable, since the
+    same call in the same state fails the same way."""
+
+
 class StorageError(PodshipError):
     """State could not be written (a full disk, a quota, an I/O error, a read-only filesystem).
     Retryable: podship holds the pipeline back and tries again until the disk takes it."""

@@ -5,6 +5,8 @@ Frames go in (`receive`) and come out as events, dead letters or nothing; sessio
 window, or wait (for the server to release our last session, or to back off). Two clocks are
 passed in: `now`, the server's time in epoch milliseconds (what event times and archive windows
 are compared with), and `mono`, monotonic seconds (what waits are measured in).
+Its call order is a state, checked on each call and reported in `/status` (`connector_state.py`);
+what it has to say comes out as typed notes that the shell words (`connector_notes.py`).
 """
 
 from __future__ import annotations
@@ -12,24 +14,24 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from podship.core import connector_notes as notes
+from podship.core.connector_state import Call, State, after
 from podship.core.coverage import Archive, Coverage, Live
 from podship.core.event.envelope import Event
-from podship.core.pod import HOUR_MS, Frame, decode_frame, event_identity, iso_utc
+from podship.core.pod import HOUR_MS, decode_frame, event_identity, iso_utc
 from podship.core.records import arrived
 from podship.core.retry import Backoff
 from podship.core.units import counted
-from podship.errors import HandshakeError, PodshipError
+from podship.errors import CallOrderError, HandshakeError, PodshipError
 
 RELEASE_STEP_MAX = 0.5  # seconds between two tries while the server releases our last session
-WARN_AFTER = 3  # failures in a row after which a reconnect is a warning: `log_level: warning` shows it
 BARREN_WARN = 3  # sessions in a row that brought no new event before podship says what it sees
 SUMMARY_SECS = 600.0  # while that goes on, one line every ten minutes instead of one per session
 ONCE_QUIET_SECS = 5.0  # `run --once`: a live session this long without a frame has sent what there is
 ONCE_PRESENT_MS = 60_000  # `run --once`: an event this close to when live opened is the present
-Note = tuple[int, str]  # a log level and a line, for the shell to log
 
 
 class Ended(enum.Enum):
@@ -77,6 +79,7 @@ class Stats:
     mode: str = "idle"
     last_error: str = ""
     awaiting: str = ""  # the next archive window due, when one is awaited
+    state: State = State.STARTING  # moved by `Connector._step` only (the relay input sets its own)
 
 
 @dataclass
@@ -118,9 +121,37 @@ class Connector:
         self.reached_present = False  # a live session caught up (for `run --once`)
         self.barren, self.barren_cut, self.barren_said = 0, "", 0.0  # sessions in a row with nothing new
 
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        return self.stats.state
+
+    def _step(self, call: Call) -> None:
+        """The one place the state moves: `call` checked against the table, its transition taken."""
+        self.stats.state = after(self.stats.state, call)
+
+    def _coverage(self, call: str) -> Coverage:
+        """The coverage: known once the first live session's handshake gave the server's clock."""
+        if self.coverage is None:
+            raise CallOrderError(f"{call}() before the first live session: the server's clock is unknown")
+        return self.coverage
+
+    def _open(self, call: Call) -> tuple[Session, Coverage]:
+        """`call`'s transition, legal only while a session is open; that session and the coverage."""
+        self._step(call)
+        if self.session is None:  # the live and archive states always hold one
+            raise CallOrderError(f"{call}() in state {self.state.value} without a session")
+        return self.session, self._coverage(call)
+
+    def close(self) -> None:
+        """The shell is done with this connector: stopped, caught up (`--once`), or failed for good."""
+        self._step("close")
+
     # --- planning -----------------------------------------------------------------------------
 
     def plan(self, now: int, mono: float) -> Archive | Live | Wait:
+        self._step("plan")
         if mono < self.wait_until:
             return Wait(self.wait_until - mono, self.wait_reason)
         if self.coverage is None:  # nothing is planned before a handshake told us the server's clock
@@ -143,17 +174,18 @@ class Connector:
         return self.reached_present and isinstance(action, Live)
 
     def awaiting(self, now: int) -> str:
-        assert self.coverage is not None
-        due = self.coverage.next_due(now)
+        coverage = self._coverage("awaiting")
+        due = coverage.next_due(now)
         if due is None or due <= now:
             return ""
-        hours = counted(self.coverage.hours_to_repair(now), "archive hour")
+        hours = counted(coverage.hours_to_repair(now), "archive hour")
         return f"{hours}, the next due at {iso_utc(due)}"
 
     # --- sessions -----------------------------------------------------------------------------
 
     def opened_live(self, coverage: Coverage, now: int) -> int | None:
         """Live is open; returns when to close it (server time) for a repair, None: never."""
+        self._step("opened_live")
         self.coverage = coverage
         self.session = Session(None, now)
         coverage.live_opened(now)
@@ -162,33 +194,32 @@ class Connector:
         return now if isinstance(action, Archive) else action.until
 
     def opened_archive(self, window: Archive, now: int) -> None:
-        assert self.coverage is not None, "archive windows are planned only once the clock is known"
+        self._step("opened_archive")  # only from waiting: archive windows need the server's clock
+        self._coverage("opened_archive").session_mark = None
         self.session = Session(window, now)
-        self.coverage.session_mark = None
         self.stats.mode = "backfill"
 
     def early(self, window: Archive) -> bool:
         """True when the window reaches into hours the archive may not hold completely yet."""
-        assert self.coverage is not None and self.session is not None
-        return window.to > self.session.opened_at - self.coverage.timing.archive_delay_ms
+        session, coverage = self._open("early")
+        return window.to > session.opened_at - coverage.timing.archive_delay_ms
 
-    def ended(self, how: Ended, now: int, mono: float, problem: str = "") -> list[Note]:
+    def ended(self, how: Ended, now: int, mono: float, problem: str = "") -> list[notes.Note]:
         """The session ended; the next plan may open the next one at once."""
-        session, coverage = self.session, self.coverage
-        assert session is not None and coverage is not None
+        session, coverage = self._open("ended")
         self.session, self.released_at, self.release_steps = None, mono, 0
         if session.window is None:
             coverage.live_closed(now, clean=how is not Ended.DROPPED)
             self.reached_present = self.reached_present or how is Ended.IDLE
         else:
-            self._archive_ended(session, how)
+            self._archive_ended(coverage, session.window, session.opened_at, how)
         if not self._fruitful(session, how, now):
             note = self._failed(problem or "the server ended the session", at_once=False, mono=mono)
             return self._barren(session.last_id, note, mono)
-        notes = self._fruit(session)
+        said = self._fruit(session)
         if how is Ended.DROPPED:
-            notes.append(self._failed(problem, at_once=True, mono=mono))
-        return notes
+            said.append(self._failed(problem, at_once=True, mono=mono))
+        return said
 
     def _fruitful(self, session: Session, how: Ended, now: int) -> bool:
         """Progress: new events, a session we ended, a whole archive window, or one that lasted
@@ -199,15 +230,15 @@ class Connector:
         lasted = now - session.opened_at >= self.settings.reconnect_max * 1000
         return ours or whole or lasted or session.new > 0
 
-    def _fruit(self, session: Session) -> list[Note]:
+    def _fruit(self, session: Session) -> list[notes.Note]:
         self.retry.progressed()
         self.conflict_reported = False
         barren, self.barren = self.barren, 0
         if barren < BARREN_WARN or not session.new:
             return []
-        return [(logging.INFO, f"new events again, after {barren} sessions in a row that brought none")]
+        return [notes.NewEventsAgain(barren)]
 
-    def _barren(self, cut: str, note: Note, mono: float) -> list[Note]:
+    def _barren(self, cut: str, note: notes.Reconnecting, mono: float) -> list[notes.Note]:
         """A session with nothing new: said as a failure at first, then once as what podship sees,
         then summarised every `SUMMARY_SECS`; the lines between go to debug."""
         self.barren += 1
@@ -216,46 +247,33 @@ class Connector:
             return [note]
         if self.barren == BARREN_WARN:
             self.barren_said = mono
-            return [(logging.WARNING, f"{self._seen_cut()}; {note[1]}")]
+            backoff_max = self.settings.reconnect_max
+            return [notes.Barren(self.barren, self.barren_cut, backoff_max, SUMMARY_SECS, note)]
         if mono - self.barren_said >= SUMMARY_SECS:
             self.barren_said = mono
-            return [(logging.INFO, f"still: {self.barren} sessions in a row brought nothing new; {note[1]}")]
-        return [(logging.DEBUG, note[1])]
-
-    def _seen_cut(self) -> str:
-        what = (
-            f"the server closes every session after the same event ({self.barren_cut})"
-            if self.barren_cut
-            else "the server ends every session before any new event"
-        )
-        return (
-            f"{what}: {self.barren} sessions in a row brought nothing new; podship backs off (up to "
-            f"{self.settings.reconnect_max:g}s) instead of reconnecting at once, and says this again "
-            f"every {SUMMARY_SECS / 60:g} minutes while it lasts"
-        )
+            return [notes.StillBarren(self.barren, note)]
+        return [replace(note, level=logging.DEBUG)]
 
     @property
     def quiet(self) -> bool:
         """Sessions go on bringing nothing new and podship has said so: their lines go to debug."""
         return self.barren >= BARREN_WARN
 
-    def _archive_ended(self, session: Session, how: Ended) -> None:
-        assert self.coverage is not None and session.window is not None
-        mark, reorder = self.coverage.session_mark, self.coverage.timing.reorder_ms
-        reached = (
-            None if how is Ended.COMPLETE else (session.window.since if mark is None else mark - reorder)
-        )
-        self.coverage.archive_fetched(session.window, session.opened_at, reached)
+    def _archive_ended(self, coverage: Coverage, window: Archive, opened_at: int, how: Ended) -> None:
+        mark, reorder = coverage.session_mark, coverage.timing.reorder_ms
+        reached = None if how is Ended.COMPLETE else (window.since if mark is None else mark - reorder)
+        coverage.archive_fetched(window, opened_at, reached)
         if how is Ended.IDLE:  # the archive has nothing more for now: no early fetch again
-            for hour in range(session.window.since, session.window.to, HOUR_MS):
-                self.coverage.fetched[hour] = session.opened_at
+            for hour in range(window.since, window.to, HOUR_MS):
+                coverage.fetched[hour] = opened_at
         if how is Ended.COMPLETE:
             self.stats.archive_windows += 1
-            self.stats.archive_hours += (session.window.to - session.window.since) // HOUR_MS
-        self.coverage.session_mark = None
+            self.stats.archive_hours += (window.to - window.since) // HOUR_MS
+        coverage.session_mark = None
 
-    def refused(self, error: PodshipError, mono: float) -> Note:
+    def refused(self, error: PodshipError, mono: float) -> notes.Note:
         """Opening failed (retryable): a 409 soon after our own session ended is its release."""
+        self._step("refused")
         if isinstance(error, HandshakeError) and error.status == 409:
             if mono - self.released_at <= self.settings.release_wait:
                 return self._release_step(mono)
@@ -265,34 +283,28 @@ class Connector:
             self.stats.refusals += 1
         return self._failed(str(error), at_once=False, mono=mono)
 
-    def _release_step(self, mono: float) -> Note:
+    def _release_step(self, mono: float) -> notes.Note:
         step = RELEASE_STEP_MAX if self.release_steps else RELEASE_STEP_MAX / 2
         self.release_steps += 1
         self.stats.release_waits += 1
         self._wait(mono, step, "the server releasing our last session")
-        return logging.DEBUG, f"409: the server has not released our last session yet; again in {step:.2f}s"
+        return notes.ReleaseWait(step)
 
-    def _conflict(self, error: HandshakeError, mono: float) -> Note:
+    def _conflict(self, error: HandshakeError, mono: float) -> notes.Note:
         note = self._failed(str(error), at_once=False, mono=mono)
         if self.conflict_reported:
-            return logging.DEBUG, note[1]
+            return replace(note, level=logging.DEBUG)
         self.conflict_reported = True
-        return logging.WARNING, (
-            f"409 for more than {self.settings.release_wait:g}s after our own session ended: another "
-            f"connector or collector holds this API key for type {self.kind}; give each its own key. "
-            + note[1]
-        )
+        return notes.Conflict(self.settings.release_wait, self.kind, note)
 
-    def _failed(self, problem: str, *, at_once: bool, mono: float) -> Note:
+    def _failed(self, problem: str, *, at_once: bool, mono: float) -> notes.Reconnecting:
         """A failure: after a session that delivered frames, reconnect at once; else back off."""
         delay = 0.0 if at_once else self.retry.failed(self.random())
         self.stats.reconnects += 1
         self.stats.last_error = problem
         self._wait(mono, delay, "backoff")
-        streak = self.retry.failures
-        if streak >= WARN_AFTER:
-            return logging.WARNING, f"{problem} ({streak} failures in a row); reconnecting in {delay:.1f}s"
-        return logging.INFO, f"{problem}; reconnecting in {delay:.1f}s"
+        note = notes.Reconnecting(problem, self.retry.failures, delay)
+        return replace(note, level=logging.WARNING) if note.counted else note
 
     def _wait(self, mono: float, seconds: float, reason: str) -> None:
         self.wait_until, self.wait_reason = mono + seconds, reason
@@ -301,9 +313,8 @@ class Connector:
 
     def receive(self, data: bytes) -> Received:
         """One WebSocket message: taken before its id is admitted, so nothing is undone."""
-        coverage = self.coverage
-        assert coverage is not None and self.session is not None, "frames arrive only in a session"
-        self.session.frames += 1
+        session, coverage = self._open("receive")  # frames arrive only in a session
+        session.frames += 1
         frame = decode_frame(data, self.settings.max_frame_bytes)
         if frame.event is None:
             self.stats.empty_frames += not frame.reason
@@ -313,21 +324,20 @@ class Connector:
         except ValueError as exc:
             return self._dead(str(exc))
         coverage.saw(ts)
-        self.session.newest, self.session.last_id = max(self.session.newest, ts), event_id
+        session.newest, session.last_id = max(session.newest, ts), event_id
         if not coverage.is_new(event_id, ts):
             self.stats.duplicates += 1
             return NOTHING
-        return self._admit(frame, event_id, ts)
-
-    def _admit(self, frame: Frame, event_id: str, ts: int) -> Received:
-        assert self.coverage is not None and frame.event is not None
         try:
             event = arrived(frame.event, self.kind, event_id, ts, self.context, text=frame.text)
         except Exception as exc:  # data must never stop the stream: set the event aside instead
             return self._dead(f"cannot take the event: {type(exc).__name__}: {exc}")
-        self.coverage.admit(event_id, ts)
-        assert self.session is not None
-        self.session.new += 1
+        return self._admit(event, session, coverage)
+
+    def _admit(self, event: Event, session: Session, coverage: Coverage) -> Received:
+        event_id, ts = event.event_id, event.ts
+        coverage.admit(event_id, ts)
+        session.new += 1
         self.stats.events += 1
         self.stats.newest_event_ms = max(self.stats.newest_event_ms, ts)
         return Received(event, event_id, ts)
@@ -337,6 +347,5 @@ class Connector:
         return Received(reason=reason)
 
     def acknowledged(self, pairs: list[tuple[str, int]]) -> None:
-        assert self.coverage is not None, "events are acknowledged only after they were admitted"
-        self.coverage.acknowledge(pairs)
+        self._coverage("acknowledged").acknowledge(pairs)  # events are admitted only once it is known
         self.stats.delivered += len(pairs)

@@ -28,6 +28,7 @@ from typing import Any
 import msgpack
 
 from podship.core import encode_forward as fwd
+from podship.core.connector_state import State
 from podship.core.event.envelope import Event
 from podship.errors import ConfigError, PodshipError
 from podship.inputs.proofpoint import Stats
@@ -143,14 +144,14 @@ class ForwardInput:
             await self.start()
         server = self._server
         assert server is not None
-        self.stats.mode = "live"
+        self.stats.mode, self.stats.state = "live", State.LIVE
         self.listening.set()
         log.info("relay listening on %s:%d", self.values["listen"], self.port)
         async with server:
             await self.stopping.wait()
         for writer in self._writers:  # the senders see the close and send again what is not acked
             writer.close()
-        self.stats.mode = "stopped"
+        self.stats.mode, self.stats.state = "stopped", State.CLOSED
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         messages = _messages(reader, fwd.Replies(self.values["max_frame_bytes"]))

@@ -26,12 +26,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 
 from podship.core.connector import Connector, Ended, Settings, Stats, Wait
+from podship.core.connector_notes import Note
 from podship.core.coverage import Archive, Coverage, Timing
 from podship.core.pod import HOUR_MS, iso_utc, stream_url
-from podship.core.units import counted, render_duration
 from podship.errors import PodshipError, StreamError
 from podship.inputs.progress import Progress, bar
 from podship.inputs.proofpoint_options import OPTIONS, check
+from podship.inputs.proofpoint_words import started, why, words
 from podship.runtime.netio import mapped
 from podship.runtime.plugin import Plugin
 from podship.runtime.source import Item
@@ -108,7 +109,7 @@ class ProofpointInput:
             first = not self.store.has_checkpoint()
             coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
             self._backfill_to = now + self.timing.reorder_ms if first else 0
-            self.log.info("%s", _started(coverage, first, self.values["backfill"]))
+            self.log.info("%s", started(coverage, first, self.values["backfill"]))
             if first:  # saved at once: a start that dies before its first batch must not move the
                 # backfill's start to its successor's clock (the next batch retries a failed write)
                 attempt(lambda: self.store.commit(coverage), self.storage, self.name)
@@ -161,6 +162,7 @@ class ProofpointInput:
                     self._fail(exc)
                     return
                 self._say(self.core.refused(exc, time.monotonic()))
+        self.core.close()
         self.stats.mode = "stopped"
 
     async def _act(self, action: Archive | Wait | Any) -> None:
@@ -173,11 +175,12 @@ class ProofpointInput:
             await self._live()
 
     def _fail(self, exc: PodshipError) -> None:
+        self.core.close()
         self.failure, self.stats.mode, self.stats.last_error = exc, "failed", str(exc)
         self.log.error("connector stopped: %s", exc)
 
-    def _say(self, note: tuple[int, str]) -> None:
-        self.log.log(*note)
+    def _say(self, note: Note) -> None:
+        self.log.log(note.level, "%s", words(note))
 
     async def _live(self) -> None:
         async with self.open_stream(
@@ -188,7 +191,7 @@ class ProofpointInput:
             due = "" if until is None else f", until {iso_utc(until)} when an archive repair is due"
             self._note("live session open%s", due if until != now else ", closing it for a repair")
             how = await self._session(ws, until, quiet=False)
-        self._note("live session closed: %s", _why(how, self.stopping.is_set()))
+        self._note("live session closed: %s", why(how, self.stopping.is_set()))
 
     def _note(self, line: str, *args: object) -> None:
         """A line per session, at debug while sessions go on bringing nothing new (the core has
@@ -332,24 +335,6 @@ _TIMING = {  # Timing field -> option, in seconds
     "lag_ms": "archive_lag",
 }
 _SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
-
-
-def _started(coverage: Coverage, first: bool, backfill_secs: float) -> str:
-    if first:
-        return (
-            f"first start: backfilling {render_duration(backfill_secs)}, from {iso_utc(coverage.watermark)}"
-        )
-    holes = f"; {counted(len(coverage.holes), 'hole')} to repair" if coverage.holes else ""
-    return f"resumed from the checkpoint: delivered up to {iso_utc(coverage.watermark)}{holes}"
-
-
-def _why(how: Ended, stopping: bool) -> str:
-    return {
-        Ended.COMPLETE: "the server closed it",
-        Ended.CLOSED: "stopping" if stopping else "an archive repair is due",
-        Ended.IDLE: "caught up with the present (--once)",
-        Ended.DROPPED: "the connection dropped",
-    }[how]
 
 
 PLUGIN = Plugin(

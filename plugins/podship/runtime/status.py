@@ -55,6 +55,7 @@ def _storage(watch: StorageWatch) -> dict[str, Any]:
 def _connector(source: Any) -> dict[str, Any]:
     stats = source.stats
     state: dict[str, Any] = {"type": source.kind, "mode": "failed" if source.failure else stats.mode}
+    state["state"] = stats.state.value  # the core's call-order state: starting, waiting, live, ...
     state.update({name: getattr(stats, name) for name in _COUNTERS})
     # The server's clock (learned from the handshake's Date header), not the host's: the simulator's
     # clock, or a skewed host, would otherwise show a lag of days.
