@@ -1,10 +1,10 @@
 """One event in flight: its envelope and the PoD event, which every record model renders.
 
 The pipeline carries this from the input to the outputs; nothing renders a record before a rule
-or an output asks for one. The PoD event is kept as the frame's JSON text where it was given so,
-and parsed at most once, when something first reads it. Rules read a model's rendering (a view,
-kept here so that an output of that model does not render it again) and edit the event itself
-through it, so that every model renders the edited value.
+or an output asks for one. In flight the PoD event is the JSON text the outputs carry (see
+records.arrived), parsed once, when a rule or an output first reads it. Rules read a model's
+rendering (a view, kept here so that an output of that model does not render it again) and edit
+the event itself through it, so that every model renders the edited value.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Event:
         body: dict[str, Any] | None = None,
     ) -> None:
         self.kind, self.event_id, self.ts, self.context = kind, event_id, ts, context
-        self.text = text  # the frame's JSON, where it is strict and on one line; else b""
+        self.text = text  # the JSON the outputs carry, while no rule edited the event; else b""
         self._body = body
         self.relayed = False  # a record from another collector: its syslog-index view is itself
         self.edited = False  # a rule edited the event: its text no longer says what it holds
@@ -61,10 +61,6 @@ class Event:
             parsed = loads(self.text) if self.text else {}
             self._body = parsed if isinstance(parsed, dict) else {}
         return self._body
-
-    @property
-    def parsed(self) -> bool:
-        return self._body is not None
 
     def touched(self, model: str) -> None:
         """A rule on `model`'s view edited the event: the views of other models are stale."""
