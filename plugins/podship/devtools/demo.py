@@ -22,8 +22,8 @@ from podship.devtools.simulator import SimOptions, Simulator
 from podship.errors import ReaderClosed
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config, logsetup
-from podship.runtime.delivery import Encoded, Output
 from podship.runtime.pipeline import Pipeline
+from podship.runtime.plugin import Encoded, Output
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
 SHOWN = 3  # records pretty-printed on a terminal

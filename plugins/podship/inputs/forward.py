@@ -33,8 +33,7 @@ from podship.core.event.envelope import Event
 from podship.errors import ConfigError, PodshipError
 from podship.inputs.proofpoint import Stats
 from podship.runtime.options import Option, OptionTable
-from podship.runtime.plugin import Plugin
-from podship.runtime.source import Item
+from podship.runtime.plugin import Item, Plugin
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, until_written
 

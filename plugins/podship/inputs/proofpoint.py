@@ -34,8 +34,7 @@ from podship.inputs.progress import Progress, bar
 from podship.inputs.proofpoint_options import OPTIONS, check
 from podship.inputs.proofpoint_words import started, why, words
 from podship.runtime.netio import mapped
-from podship.runtime.plugin import Plugin
-from podship.runtime.source import Item
+from podship.runtime.plugin import Item, Plugin
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, attempt, until_written
 from podship.runtime.tls import client_context

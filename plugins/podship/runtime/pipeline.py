@@ -22,11 +22,10 @@ from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
 from podship.runtime import status
-from podship.runtime.delivery import Delivery, Output
-from podship.runtime.plugin import Site
+from podship.runtime.delivery import Delivery
+from podship.runtime.plugin import Input, Item, Output, Site
 from podship.runtime.registry import PLUGINS
 from podship.runtime.settings import PipelineConfig, PluginConfig
-from podship.runtime.source import Item, Source
 from podship.runtime.storage import refused, until_written
 from podship.runtime.supervise import supervised
 
@@ -225,7 +224,7 @@ class Pipeline:
         return delivery
 
     async def _acknowledge(self, batch: list[Item]) -> None:
-        by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
+        by_source: dict[Input, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
         try:
