@@ -85,8 +85,8 @@ def test_no_import_hides_inside_a_function():
 
 
 def test_an_unknown_plugin_is_a_mistake_of_the_file(tmp_path):
+    from podship.engine import config
     from podship.errors import ConfigError
-    from podship.runtime import config
 
     path = tmp_path / "p.yaml"
     path.write_text(

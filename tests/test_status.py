@@ -11,8 +11,8 @@ import podship
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
+from podship.engine import metrics, status
 from podship.errors import StorageError
-from podship.runtime import metrics, status
 from podship.runtime.storage import StorageWatch
 from tests.pipes import build, connector, run_podship
 

@@ -27,10 +27,11 @@ from podship.core.pod import HOUR_MS
 from podship.devtools import demo
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults, SimOptions, Simulator, real_world_faults
+from podship.engine import config, logsetup, preflight, registry, settings, status
+from podship.engine.pipeline import Pipeline
 from podship.errors import ConfigError
 from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime import config, logsetup, options, preflight, registry, settings, status
-from podship.runtime.pipeline import Pipeline
+from podship.runtime import options
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 

@@ -19,10 +19,10 @@ from podship.core.event.envelope import Event
 from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
+from podship.engine import config, logsetup
+from podship.engine.pipeline import Pipeline
 from podship.errors import ReaderClosed
 from podship.outputs.stdout import StdoutOutput
-from podship.runtime import config, logsetup
-from podship.runtime.pipeline import Pipeline
 from podship.runtime.plugin import Encoded, Output
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}

@@ -68,7 +68,7 @@ class ProofpointInput:
             "tenant_name": values["tenant"],
             "connector": self.name,
             "collector_host": socket.gethostname(),  # a fleet of collectors: which one shipped it
-            "original": values["original_event"] or "compact",  # resolved by runtime/originals.py
+            "original": values["original_event"] or "compact",  # resolved by engine/originals.py
         }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None

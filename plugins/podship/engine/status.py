@@ -12,9 +12,9 @@ from typing import Any
 
 from podship.core.pod import iso_utc
 from podship.core.units import counted
+from podship.engine import metrics
+from podship.engine.config import listen_address
 from podship.errors import ConfigError
-from podship.runtime import metrics
-from podship.runtime.config import listen_address
 from podship.runtime.storage import StorageWatch
 
 log = logging.getLogger("podship.status")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from podship.engine.settings import SERVICE
 from podship.errors import ConfigError
 from podship.filters import log_filter
 from podship.inputs import forward as forward_input
@@ -9,7 +10,6 @@ from podship.inputs import proofpoint
 from podship.outputs import forward, stdout, syslog
 from podship.runtime.options import OptionTable
 from podship.runtime.plugin import Plugin
-from podship.runtime.settings import SERVICE
 
 DESCRIPTORS = (
     proofpoint.PLUGIN,

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podship.engine import status
+from podship.engine.delivery import Delivery
+from podship.engine.registry import PLUGINS
+from podship.engine.settings import PipelineConfig, PluginConfig
+from podship.engine.supervise import supervised
 from podship.errors import PodshipError, ReaderClosed, StorageError
 from podship.filters.log_filter import LogFilter
 from podship.inputs.forward import ForwardInput
 from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime import status
-from podship.runtime.delivery import Delivery
 from podship.runtime.plugin import Input, Item, Output, Site
-from podship.runtime.registry import PLUGINS
-from podship.runtime.settings import PipelineConfig, PluginConfig
 from podship.runtime.storage import refused, until_written
-from podship.runtime.supervise import supervised
 
 log = logging.getLogger("podship.pipeline")
 
