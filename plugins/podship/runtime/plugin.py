@@ -7,28 +7,36 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
+from podship.core.connector import Stats
+from podship.core.coverage import Coverage
 from podship.core.event.envelope import Event
+from podship.core.rules import Decision
 from podship.errors import PodshipError
 from podship.runtime.options import OptionTable
 from podship.runtime.storage import StorageWatch
 
 
 class Input(Protocol):
-    """An input: it runs until `stopping` is set, and hears which of its records were delivered
-    or set aside."""
+    """An input: started before anything runs, it runs until `stopping` is set, hears which of its
+    records were delivered or set aside, and says how it is doing."""
 
     name: str
     kind: str
     stopping: asyncio.Event
-    failure: PodshipError | None
+    failure: PodshipError | None  # set when it stopped for a reason no retry can mend
+
+    async def start(self) -> None:
+        """What can fail at start-up (an address in use), so that a failed start is one line."""
 
     async def run(self) -> None: ...
 
-    def acked(self, pairs: list[tuple[str, int]]) -> None: ...
+    def acked(self, pairs: list[tuple[str, int]]) -> None:
+        """Every output has these (event id, event time) pairs."""
 
-    def commit(self, *, final: bool = False) -> None: ...
+    def commit(self, *, final: bool = False) -> None:
+        """Persist progress (a StorageError: the pipeline tries again); `final` after a clean stop."""
 
     async def set_aside(self, reason: str, record: dict[str, Any]) -> None:
         """A record of this input that a filter or an output could not take (`Event.letter`):
@@ -37,6 +45,30 @@ class Input(Protocol):
 
     def pending(self) -> int:
         """Records received and not yet delivered (fetched or sent again after a restart)."""
+
+    def status(self) -> InputStatus:
+        """How it is doing, for `/status`, `/metrics` and the status line."""
+
+
+@dataclass(frozen=True)
+class InputStatus:
+    """What an input reports; the engine words it. `now_ms` is the clock its lag is measured on: the
+    PoD server's, learned from its handshake (a simulator's clock, or a skewed host, would otherwise
+    show a lag of days); `coverage`, for an input that repairs holes from an archive."""
+
+    mode: str
+    stats: Stats
+    now_ms: int
+    coverage: Coverage | None = None
+
+
+class Filter(Protocol):
+    """A filter: it decides on each event (keep or drop, tags, edits) and re-reads what it reads
+    on SIGHUP (False: it kept what it had, and said why)."""
+
+    def decide(self, event: Event) -> Decision: ...
+
+    def reload(self) -> bool: ...
 
 
 class Item(NamedTuple):
@@ -81,15 +113,21 @@ class Site:
     dead_letter_max_bytes: int
     env: Mapping[str, str]
     storage: StorageWatch = field(default_factory=StorageWatch)  # whose state writes fail, for all
+    once: bool = False  # `run --once`: an input stops once caught up with the present
+
+
+Built = TypeVar("Built", Input, Filter, Output)  # what a plugin builds: one of the three
 
 
 @dataclass(frozen=True)
-class Plugin:
+class Plugin(Generic[Built]):
     """One plugin: its name in the pipeline file, its section, its options, its cross-option check
-    (`check(values, file)`, raising ConfigError) and how it is built from validated values."""
+    (`check(values, file)`, raising ConfigError) and how it is built from validated values: an
+    Input, a Filter or an Output (mypy checks what `build` returns against that protocol where
+    the plugin declares its PLUGIN)."""
 
     name: str
     section: str  # inputs, filters or outputs
     options: OptionTable
-    build: Callable[[Site, dict[str, Any]], Any]
+    build: Callable[[Site, dict[str, Any]], Built]
     check: Callable[[dict[str, Any], str], None] | None = None
