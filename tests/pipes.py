@@ -8,9 +8,9 @@ import os
 import sys
 import time
 
+from podship.engine import config
+from podship.engine.pipeline import Pipeline
 from podship.outputs.stdout import StdoutOutput
-from podship.runtime import config
-from podship.runtime.pipeline import Pipeline
 
 KEY = "sim-token"
 

@@ -116,7 +116,7 @@ def test_demo_on_a_terminal_shows_a_few_records_and_a_count():
 def test_the_shipped_pipeline_serves_its_status_for_podship_status():
     from pathlib import Path
 
-    from podship.runtime import config
+    from podship.engine import config
 
     path = Path(__file__).resolve().parent.parent / "configs" / "podship.yaml"
     assert config.load_service(str(path))["http_listen"] == "127.0.0.1:2021"

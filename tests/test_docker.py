@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from podship.runtime import config
+from podship.engine import config
 from tests.test_shipped_configs import FLUENT_BIT, VECTOR, flatten
 
 ROOT = Path(__file__).resolve().parent.parent

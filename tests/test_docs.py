@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from podship.runtime import config, options, registry
+from podship.engine import config, registry
+from podship.runtime import options
 
 ROOT = Path(__file__).resolve().parent.parent
 

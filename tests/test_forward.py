@@ -10,9 +10,9 @@ from fluent import sender
 from podship.core import encode_forward as fwd
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
+from podship.engine.delivery import Delivery
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
-from podship.runtime.delivery import Delivery
 from tests.forward_peer import ForwardPeer, ReplayServer, _unpack_all, transcript
 from tests.helpers import as_event, options, record
 from tests.pipes import build, connector, run_for, run_until

@@ -1,6 +1,8 @@
 """The layout keeps its promises: the core does no I/O and reaches no further than itself."""
 
 import ast
+import graphlib
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,91 @@ def test_every_exception_podship_defines_is_under_the_one_root():
     assert [item.__qualname__ for item in defined if not issubclass(item, PodshipError)] == []
 
 
+PACKAGE = CORE.parent
+# The folders from the ground up (../shared/design.md): each imports only folders on floors below it;
+# `__init__` is the package's own module (the version), `__main__` is `python -m podship`.
+FLOORS = (
+    ("errors", "__init__"),
+    ("core",),
+    ("runtime",),
+    ("inputs", "filters", "outputs"),
+    ("engine",),
+    ("devtools",),
+    ("cli",),
+    ("__main__",),
+)
+FLOOR = {folder: floor for floor, folders in enumerate(FLOORS) for folder in folders}
+PLUGINS = ("inputs", "filters", "outputs")
+
+
+def _folder(module):
+    """`podship.engine.pipeline` -> `engine`; `podship.errors` -> `errors`; `podship` -> `__init__`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def folder_imports():
+    """{(folder, imported folder): [the files and modules that make the arrow]}, from the source."""
+    arrows = defaultdict(list)
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        for name in imported(path):
+            if name.split(".")[0] == "podship" and _folder(name) != here:
+                arrows[here, _folder(name)].append(f"{path.relative_to(PACKAGE)}: {name}")
+    return arrows
+
+
+def test_every_folder_has_a_floor():
+    folders = {path.relative_to(PACKAGE).parts[0].removesuffix(".py") for path in PACKAGE.rglob("*.py")}
+    assert folders - set(FLOOR) == set()
+
+
+def test_the_folders_import_one_way_without_a_circle():
+    arrows = folder_imports()
+    graph = defaultdict(set)
+    for here, there in arrows:
+        graph[here].add(there)
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError, naming the circle
+    up = {arrow: files for arrow, files in arrows.items() if FLOOR[arrow[1]] >= FLOOR[arrow[0]]}
+    assert up == {}, "an import runs up, or across a floor"
+
+
+@pytest.mark.parametrize(
+    ("folder", "never"),
+    [
+        ("core", ("runtime", *PLUGINS, "engine", "devtools", "cli")),
+        ("runtime", (*PLUGINS, "engine", "devtools", "cli")),
+        *((plugin, ("engine", "devtools", "cli")) for plugin in PLUGINS),
+        ("engine", ("devtools", "cli")),
+    ],
+)
+def test_what_a_folder_never_imports(folder, never):
+    arrows = folder_imports()
+    assert {there: arrows[folder, there] for there in never if (folder, there) in arrows} == {}
+
+
+def _names(path):
+    """What a file imports, with `from podship.runtime import options` also as `podship.runtime.options`."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            yield node.module or ""
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+
+
+def test_the_runtime_holds_only_what_the_plugins_use():
+    """runtime/ is what the plugins use: each of its modules is reached from a plugin's imports,
+    directly or through another runtime module; what only drives the plugins belongs in engine/."""
+    runtime = {f"podship.runtime.{path.stem}": path for path in (PACKAGE / "runtime").glob("*.py")}
+    reached, todo = set(), [path for folder in PLUGINS for path in (PACKAGE / folder).glob("*.py")]
+    while todo:
+        for name in set(_names(todo.pop())) & set(runtime) - reached:
+            reached.add(name)
+            todo.append(runtime[name])
+    assert set(runtime) - reached == {"podship.runtime.__init__"}
+
+
 def test_no_import_hides_inside_a_function():
     """Function-local imports hid an import circle (config -> plugins -> filter -> config)."""
     hidden = []
@@ -85,8 +172,8 @@ def test_no_import_hides_inside_a_function():
 
 
 def test_an_unknown_plugin_is_a_mistake_of_the_file(tmp_path):
+    from podship.engine import config
     from podship.errors import ConfigError
-    from podship.runtime import config
 
     path = tmp_path / "p.yaml"
     path.write_text(

@@ -13,12 +13,12 @@ from fluent import sender
 
 from podship.core import encode_forward as fwd
 from podship.core.encode_json import dumps
+from podship.engine import config
+from podship.engine.delivery import Delivery
+from podship.engine.pipeline import Pipeline
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from podship.outputs.stdout import StdoutOutput
-from podship.runtime import config
-from podship.runtime.delivery import Delivery
-from podship.runtime.pipeline import Pipeline
 from tests.forward_peer import ForwardPeer, transcript
 from tests.helpers import as_event, options, record
 

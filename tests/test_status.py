@@ -11,8 +11,9 @@ import podship
 from podship.core.connector import Stats
 from podship.core.pod import HOUR_MS
 from podship.devtools.simgen import Timeline
+from podship.engine import metrics, status
 from podship.errors import StorageError
-from podship.runtime import metrics, status
+from podship.runtime.plugin import InputStatus
 from podship.runtime.storage import StorageWatch
 from tests.pipes import build, connector, run_podship
 
@@ -77,8 +78,12 @@ async def test_status_and_metrics_while_a_backfill_runs(simulator, tmp_path):
 
 def test_the_status_log_line_and_the_metrics_format():
     class Source:
-        name, kind, failure, coverage = "acme-message", "message", None, None
+        name, kind, failure = "acme-message", "message", None
         stats = Stats(events=5, delivered=4, duplicates=1, reconnects=2, archive_windows=1, mode="live")
+
+        @classmethod
+        def status(cls):
+            return InputStatus(cls.stats.mode, cls.stats, 0)
 
     class Pipeline:
         inputs, records_out, dropped = [Source], 4, 1

@@ -2,8 +2,8 @@
 
 import json
 
+from podship.engine.delivery import Delivery
 from podship.outputs.stdout import StdoutOutput
-from podship.runtime.delivery import Delivery
 from tests.helpers import as_event, record
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from podship.runtime.delivery import Encoded
+from podship.runtime.plugin import Encoded
 from tests.pipes import build, connector, records, run_until
 
 

@@ -10,8 +10,8 @@ import pytest
 from podship.core import encode_syslog as syslog
 from podship.core import records as model
 from podship.core.encode_json import dumps
+from podship.engine.delivery import Delivery
 from podship.outputs.syslog import OPTIONS, SyslogOutput
-from podship.runtime.delivery import Delivery
 from tests.helpers import as_event, options, record
 from tests.rsyslog import Rsyslog
 

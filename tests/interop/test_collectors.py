@@ -20,9 +20,9 @@ import pytest
 import trustme
 import yaml
 
+from podship.engine import config
+from podship.engine.delivery import Delivery
 from podship.outputs.forward import ForwardOutput
-from podship.runtime import config
-from podship.runtime.delivery import Delivery
 from podship.runtime.options import Secret
 from tests.interop.collectors import (
     CONFIGS,

@@ -20,8 +20,8 @@ from podship.core.encode_json import dumps
 from podship.core.pod import decode_frame, event_identity
 from podship.core.records import ORIGINALS, normalise
 from podship.devtools.simgen import Timeline
+from podship.engine.registry import all_tables
 from podship.inputs.proofpoint import OPTIONS, ProofpointInput
-from podship.runtime.registry import all_tables
 from tests.helpers import write_pipeline
 
 LINE = Timeline(seed=3)

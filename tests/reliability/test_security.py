@@ -17,7 +17,7 @@ from pathlib import Path
 
 from podship.core.pod import HOUR_MS
 from podship.devtools.simulator import Faults
-from podship.runtime.registry import all_tables
+from podship.engine.registry import all_tables
 from tests.helpers import write_pipeline
 from tests.pipes import connector
 from tests.reliability.common import KEY, KINDS, FileLedger, Podship, timeline, wait_for

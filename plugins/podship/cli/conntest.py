@@ -15,9 +15,9 @@ from typing import Any
 from websockets.exceptions import ConnectionClosedOK
 
 from podship.core.pod import HOUR_MS, floor_hour, stream_url
+from podship.engine.settings import PipelineConfig
 from podship.errors import HandshakeError, PodshipError
 from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime.settings import PipelineConfig
 
 _HINTS = {
     "CERTIFICATE_VERIFY_FAILED": "Is tls_ca_file right, or is a TLS-intercepting proxy in the way?",

@@ -27,10 +27,10 @@ from podship.core.pod import HOUR_MS
 from podship.devtools import demo
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import Faults, SimOptions, Simulator, real_world_faults
+from podship.engine import config, logsetup, preflight, registry, settings, status
+from podship.engine.pipeline import Pipeline
 from podship.errors import ConfigError
-from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime import config, logsetup, options, preflight, registry, settings, status
-from podship.runtime.pipeline import Pipeline
+from podship.runtime import options
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -148,10 +148,7 @@ def _verified(path: str) -> settings.PipelineConfig:
 def _start(pipeline_config: settings.PipelineConfig, *, once: bool = False) -> int:
     """Run; a start-up failure (state directory, an address in use) is one line naming the file."""
     try:
-        pipeline = Pipeline(pipeline_config)
-        for source in pipeline.inputs:
-            if isinstance(source, ProofpointInput):
-                source.once = once
+        pipeline = Pipeline(pipeline_config, once=once)
         return asyncio.run(_serve(pipeline))
     except ConfigError as exc:
         raise exc.located(file=pipeline_config.file, plugin="service") from None

@@ -18,10 +18,10 @@ from podship.core.records import arrived
 from podship.core.rules import RuleSet, Tally
 from podship.core.rules_export import fluent_bit, vector
 from podship.core.units import counted
+from podship.engine.settings import PipelineConfig
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
 from podship.filters.log_filter import load_rules, read_document
-from podship.runtime.settings import PipelineConfig
 from podship.runtime.text import read_text
 
 

@@ -19,11 +19,11 @@ from podship.core.event.envelope import Event
 from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
+from podship.engine import config, logsetup
+from podship.engine.pipeline import Pipeline
 from podship.errors import ReaderClosed
 from podship.outputs.stdout import StdoutOutput
-from podship.runtime import config, logsetup
-from podship.runtime.delivery import Encoded, Output
-from podship.runtime.pipeline import Pipeline
+from podship.runtime.plugin import Encoded, Output
 
 DEMO_RATES = {"message": 0.2, "maillog": 0.5, "audit": 0.02}
 SHOWN = 3  # records pretty-printed on a terminal
@@ -130,12 +130,13 @@ def _document(url: str, state_dir: str) -> dict[str, Any]:
 def _summary(pipeline: Pipeline, seconds: float, *, closed: bool) -> None:
     """Counts of what reached stdout (delivered), not of what was received."""
     written = pipeline.fatal.written if isinstance(pipeline.fatal, ReaderClosed) else {}
+    stats = {source: source.status().stats for source in pipeline.inputs}
     per_type = ", ".join(
-        f"{source.kind} {source.stats.delivered + written.get(source.name, 0)}" for source in pipeline.inputs
+        f"{source.kind} {counts.delivered + written.get(source.name, 0)}" for source, counts in stats.items()
     )
-    duplicates = sum(source.stats.duplicates for source in pipeline.inputs)
-    dead = sum(source.stats.dead_letters for source in pipeline.inputs)
-    hours = sum(source.stats.archive_hours for source in pipeline.inputs)
+    duplicates = sum(counts.duplicates for counts in stats.values())
+    dead = sum(counts.dead_letters for counts in stats.values())
+    hours = sum(counts.archive_hours for counts in stats.values())
     ending = "; then the reader closed the pipe" if closed else ""
     print(
         f"podship demo: {counted(pipeline.records_out, 'record')} in {seconds:.1f}s ({per_type}); "

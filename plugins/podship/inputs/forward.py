@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +29,12 @@ from typing import Any
 import msgpack
 
 from podship.core import encode_forward as fwd
+from podship.core.connector import Stats
 from podship.core.connector_state import State
 from podship.core.event.envelope import Event
 from podship.errors import ConfigError, PodshipError
-from podship.inputs.proofpoint import Stats
 from podship.runtime.options import Option, OptionTable
-from podship.runtime.plugin import Plugin
-from podship.runtime.source import Item
+from podship.runtime.plugin import InputStatus, Item, Plugin
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, until_written
 
@@ -256,6 +256,10 @@ class ForwardInput:
 
     def commit(self, *, final: bool = False) -> None:
         return None
+
+    def status(self) -> InputStatus:
+        """Its lag on this host's clock: a relay has no server to learn another clock from."""
+        return InputStatus(self.stats.mode, self.stats, int(time.time() * 1000))
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

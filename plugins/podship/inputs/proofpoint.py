@@ -34,8 +34,7 @@ from podship.inputs.progress import Progress, bar
 from podship.inputs.proofpoint_options import OPTIONS, check
 from podship.inputs.proofpoint_words import started, why, words
 from podship.runtime.netio import mapped
-from podship.runtime.plugin import Plugin
-from podship.runtime.source import Item
+from podship.runtime.plugin import InputStatus, Item, Plugin, Site
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, attempt, until_written
 from podship.runtime.tls import client_context
@@ -69,7 +68,7 @@ class ProofpointInput:
             "tenant_name": values["tenant"],
             "connector": self.name,
             "collector_host": socket.gethostname(),  # a fleet of collectors: which one shipped it
-            "original": values["original_event"] or "compact",  # resolved by runtime/originals.py
+            "original": values["original_event"] or "compact",  # resolved by engine/originals.py
         }
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
@@ -90,6 +89,9 @@ class ProofpointInput:
         return self.core.coverage
 
     # --- clock and state --------------------------------------------------------------------
+
+    def status(self) -> InputStatus:
+        return InputStatus(self.stats.mode, self.stats, self.server_now(), self.core.coverage)
 
     def server_now(self) -> int:
         """The server's clock as learned from the last handshake's Date header."""
@@ -139,6 +141,9 @@ class ProofpointInput:
             self.store.commit(self.core.coverage, clean=final)  # StorageError: the pipeline retries
 
     # --- the connector loop ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Nothing to open before the run: a session opens when the core plans one."""
 
     async def run(self) -> None:
         """Until stopped, or until the server refuses us for a reason no retry can fix."""
@@ -337,12 +342,12 @@ _TIMING = {  # Timing field -> option, in seconds
 _SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
 
 
-PLUGIN = Plugin(
-    "proofpoint_pod",
-    "inputs",
-    OPTIONS,
-    lambda site, values: ProofpointInput(
+def _build(site: Site, values: dict[str, Any]) -> ProofpointInput:
+    source = ProofpointInput(
         values, site.state_dir, site.emit, site.dead_letter_max_bytes, storage=site.storage
-    ),
-    check,
-)
+    )
+    source.once = site.once
+    return source
+
+
+PLUGIN = Plugin("proofpoint_pod", "inputs", OPTIONS, _build, check)

@@ -29,7 +29,6 @@ from podship.core.event.envelope import ORIGINAL_KEY, Event
 from podship.core.models import renderer, slim
 from podship.core.records import DEFAULT, Record
 from podship.errors import ConfigError, OutputError, PodshipError, RecordError
-from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import (
     MODEL_OPTIONS,
     RECONNECT_MAX,
@@ -39,7 +38,7 @@ from podship.runtime.fragments import (
 )
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
-from podship.runtime.plugin import Plugin
+from podship.runtime.plugin import Encoded, Plugin
 from podship.runtime.tls import client_context
 
 OPTIONS = OptionTable(

@@ -19,10 +19,9 @@ from podship.core.encode_json import ndjson_line
 from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import OutputError, ReaderClosed
-from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import MODEL_OPTIONS, TAGS
 from podship.runtime.options import Option, OptionTable
-from podship.runtime.plugin import Plugin
+from podship.runtime.plugin import Encoded, Plugin
 
 OPTIONS = OptionTable(
     plugin="stdout",

@@ -22,11 +22,10 @@ from podship.core import records
 from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import StreamError
-from podship.runtime.delivery import Encoded
 from podship.runtime.fragments import MODEL_OPTIONS, RECONNECT_MAX, TAGS, tls_verification
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
-from podship.runtime.plugin import Plugin
+from podship.runtime.plugin import Encoded, Plugin
 from podship.runtime.tls import client_context
 
 _LAYOUT = syslog.Layout()  # the encoder's defaults are the options' defaults

@@ -1,1 +1,2 @@
-"""The runtime: configuration and options, the pipeline, state, status and metrics."""
+"""The runtime: what the plugins use: option tables, the plugin contract, TLS, network errors,
+state on disk and its watch. It sits below the plugins and imports none of them."""

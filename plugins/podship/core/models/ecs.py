@@ -9,8 +9,6 @@ out; the README lists the differences.
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +16,13 @@ from podship.core.event import readers as pod
 from podship.core.event.envelope import Event
 from podship.core.event.readers import as_list
 from podship.core.models import ecs_message
+from podship.core.models.ecs_common import OBSERVER, Related, is_ip, observer, tls
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
 from podship.core.records import Record, compact
 
 ECS_VERSION = "8.11.0"
 DATASETS = {"message": "message", "maillog": "mail", "audit": "audit"}
-OBSERVER = {"vendor": "Proofpoint", "product": "Proofpoint On Demand"}
 # Every field path this model writes (a rule's field is checked against them); below the OPEN
 # ones, keys come from the event (audit tags, the original event) and any path is accepted.
 FIELDS = [
@@ -170,53 +168,6 @@ def snake_keys(value: Any) -> Any:
 def _snake(key: str) -> str:
     out = [f"_{char.lower()}" if char.isupper() and index else char.lower() for index, char in enumerate(key)]
     return "".join(out).replace("-", "_")
-
-
-class Related:
-    """related.* lists, in insertion order, without duplicates (the pipelines' allow_duplicates: false)."""
-
-    def __init__(self) -> None:
-        self.fields: dict[str, list[Any]] = {}
-
-    def add(self, name: str, values: Iterable[Any]) -> None:
-        bucket = self.fields.setdefault(name, [])
-        bucket.extend(v for v in values if isinstance(v, str) and v.strip() and v not in bucket)
-
-    def host_or_ip(self, value: Any) -> None:
-        self.add("ip" if is_ip(value) else "hosts", [value])
-
-
-def is_ip(value: Any) -> bool:
-    try:
-        ipaddress.ip_address(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def tls(cipher: Any, version: Any) -> dict[str, Any]:
-    """`TLSv1.2` -> version_protocol `tls`, version `1.2`; `NONE` means no TLS."""
-    protocol, _, number = str(version or "").partition("v")
-    found = {"cipher": cipher if cipher != "NONE" else None}
-    if number and protocol:
-        found |= {"version_protocol": protocol.lower(), "version": number}
-    return found
-
-
-def observer(event: dict[str, Any], related: Related) -> dict[str, Any]:
-    """metadata.origin.data, overridden by pps where both are present (as the pipeline does)."""
-    origin, pps = pod.reporters(event)
-    related.add("hosts", [origin.get("agent"), pps.get("agent")])
-
-    def pick(name: str) -> Any:
-        return pps.get(name) or origin.get(name)
-
-    return OBSERVER | {
-        "type": "mail-gateway",
-        "hostname": pick("agent"),
-        "name": pick("cid"),
-        "version": None if pick("version") is None else str(pick("version")),
-    }
 
 
 def _mail(event: dict[str, Any]) -> dict[str, Any]:

@@ -10,24 +10,24 @@ from typing import Any
 
 from podship.core.event import readers as pod
 from podship.core.event.readers import as_list, number
-from podship.core.models import ecs
+from podship.core.models import ecs_common as common
 from podship.core.pod import iso_utc, parse_ts
 
 
 def fields(event: dict[str, Any]) -> dict[str, Any]:
     connection, tls = pod.connection(event), pod.tls_inbound(event)
-    related = ecs.Related()
+    related = common.Related()
     source = _source(connection, related)
     _domains(event, related)
     found: dict[str, Any] = {
         "event": {"category": ["email"], "type": ["info"]} | _timing(event),
-        "observer": ecs.observer(event, related),
+        "observer": common.observer(event, related),
         "source": source,
         "network": {
             "protocol": "smtp" if "smtp" in str(connection.get("protocol") or "").lower() else None,
             "direction": str(pod.verdict(event).get("routeDirection") or "").lower() or None,
         },
-        "tls": ecs.tls(tls.get("cipher"), tls.get("version")),
+        "tls": common.tls(tls.get("cipher"), tls.get("version")),
         "email": _email(event, related),
         "rule": {"name": _rules(event)},
     }
@@ -35,16 +35,16 @@ def fields(event: dict[str, Any]) -> dict[str, Any]:
     return found | {"related": related.fields}
 
 
-def _source(connection: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
+def _source(connection: dict[str, Any], related: common.Related) -> dict[str, Any]:
     helo, host, ip = connection.get("helo"), connection.get("host"), connection.get("ip")
     if helo:
         related.host_or_ip(helo)
     related.add("hosts", [host])
-    related.add("ip", [ip] if ecs.is_ip(ip) else [])
-    return {"address": helo, "domain": host, "ip": ip if ecs.is_ip(ip) else None}
+    related.add("ip", [ip] if common.is_ip(ip) else [])
+    return {"address": helo, "domain": host, "ip": ip if common.is_ip(ip) else None}
 
 
-def _domains(event: dict[str, Any], related: ecs.Related) -> None:
+def _domains(event: dict[str, Any], related: common.Related) -> None:
     dmarc = pod.module(event, "dmarc")
     related.add("hosts", [entry.get("domain") for entry in pod.dkim_results(event)])
     related.add("hosts", [entry.get("fromDomain") for entry in pod.maps(dmarc.get("alignment"))])
@@ -52,7 +52,7 @@ def _domains(event: dict[str, Any], related: ecs.Related) -> None:
     related.add("hosts", [found.get("header.from") for found in identities])
     related.add("hosts", [pod.module(event, "spf").get("domain")])
     throttle = pod.verdict(event).get("throttleIp")
-    related.add("ip", [throttle] if ecs.is_ip(throttle) else [])
+    related.add("ip", [throttle] if common.is_ip(throttle) else [])
 
 
 def _timing(event: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else None
 
 
-def _email(event: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
+def _email(event: dict[str, Any], related: common.Related) -> dict[str, Any]:
     sender, rcpts = pod.envelope_from(event), pod.envelope_rcpts(event)
     related.add("user", [sender, *rcpts, *pod.verified_rcpts(event)])
     for name in ("cc", "from", "reply-to", "to"):
@@ -113,7 +113,7 @@ def _rules(event: dict[str, Any]) -> list[Any]:
     return list(dict.fromkeys(name for name in names if name))
 
 
-def _parts(event: dict[str, Any], email: dict[str, Any], related: ecs.Related) -> dict[str, Any]:
+def _parts(event: dict[str, Any], email: dict[str, Any], related: common.Related) -> dict[str, Any]:
     parts = pod.parts(event)
     related.add("hash", [part.get(key) for key in ("md5", "sha256") for part in parts])
     email["attachments"] = [_attachment(part) for part in parts]

@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from podship.engine.checks import check_pipeline
+from podship.engine.registry import plugin_for
+from podship.engine.settings import SERVICE, PipelineConfig, PluginConfig
 from podship.errors import ConfigError
-from podship.runtime.checks import check_pipeline
 from podship.runtime.options import OptionTable
-from podship.runtime.registry import plugin_for
-from podship.runtime.settings import SERVICE, PipelineConfig, PluginConfig
 from podship.runtime.text import VARIABLE, expand, read_yaml
 
 

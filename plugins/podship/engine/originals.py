@@ -14,8 +14,8 @@ from typing import Any
 
 from podship.core.models import DEFAULT, ORIGINAL_PLACES
 from podship.core.records import ORIGINALS
+from podship.engine.settings import PipelineConfig, PluginConfig
 from podship.errors import ConfigError
-from podship.runtime.settings import PipelineConfig, PluginConfig
 
 log = logging.getLogger("podship.config")
 PLACES = {DEFAULT: ORIGINALS}  # what each model can do with the original; ocsf and ecs: ORIGINAL_PLACES

@@ -5,16 +5,19 @@ reads counters that the inputs, filters and outputs keep anyway."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
-from typing import Any
+from collections import Counter
+from typing import Any, Protocol
 
 from podship.core.pod import iso_utc
 from podship.core.units import counted
+from podship.engine import metrics
+from podship.engine.config import listen_address
 from podship.errors import ConfigError
-from podship.runtime import metrics
-from podship.runtime.config import listen_address
+from podship.runtime.plugin import Input, InputStatus, Item
 from podship.runtime.storage import StorageWatch
 
 log = logging.getLogger("podship.status")
@@ -30,7 +33,19 @@ _COUNTERS = (
 )
 
 
-def snapshot(pipeline: Any) -> dict[str, Any]:
+class Running(Protocol):
+    """What the status reads of a running pipeline: counters it keeps anyway."""
+
+    service: dict[str, Any]
+    inputs: list[Input]
+    queue: asyncio.Queue[Item]
+    delivery: dict[str, Counter[str]]
+    storage: StorageWatch
+    records_out: int
+    dropped: int
+
+
+def snapshot(pipeline: Running) -> dict[str, Any]:
     connectors = {source.name: _connector(source) for source in pipeline.inputs}
     return {
         "time": iso_utc(int(time.time() * 1000)),
@@ -52,29 +67,37 @@ def _storage(watch: StorageWatch) -> dict[str, Any]:
     return {"blocked": bool(failing), "failing": failing}
 
 
-def _connector(source: Any) -> dict[str, Any]:
-    stats = source.stats
-    state: dict[str, Any] = {"type": source.kind, "mode": "failed" if source.failure else stats.mode}
+def _connector(source: Input) -> dict[str, Any]:
+    """One input's state, as it reports it (`Input.status`), in the words of `/status`."""
+    report = source.status()
+    stats, now = report.stats, report.now_ms
+    counts = dataclasses.asdict(stats)
+    state: dict[str, Any] = {"type": source.kind, "mode": "failed" if source.failure else report.mode}
     state["state"] = stats.state.value  # the core's call-order state: starting, waiting, live, ...
-    state.update({name: getattr(stats, name) for name in _COUNTERS})
-    # The server's clock (learned from the handshake's Date header), not the host's: the simulator's
-    # clock, or a skewed host, would otherwise show a lag of days.
-    now = source.server_now() if hasattr(source, "server_now") else int(time.time() * 1000)
+    state.update({name: counts[name] for name in _COUNTERS})
     if stats.newest_event_ms:
         state["last_event_time"] = iso_utc(stats.newest_event_ms)
         state["lag_secs"] = round(max(0.0, (now - stats.newest_event_ms) / 1000), 1)
     if stats.last_activity:
         state["last_activity"] = iso_utc(int(stats.last_activity * 1000))
-    coverage = getattr(source, "coverage", None)
-    if coverage is not None:
-        state["holes"] = len(coverage.holes)
-        state["open_holes"] = [[iso_utc(h.start), iso_utc(h.end) if h.end else None] for h in coverage.holes]
-        state["archive_hours_awaited"] = coverage.hours_to_repair(now)
-        state["archive_hours_overdue"] = coverage.hours_overdue(now)
-    if getattr(stats, "awaiting", ""):
+    state.update(_repairs(report, now))
+    if stats.awaiting:
         state["awaiting"] = stats.awaiting
     state["last_error"] = stats.last_error
     return state
+
+
+def _repairs(report: InputStatus, now: int) -> dict[str, Any]:
+    """The holes of an input that repairs them from an archive, and the archive hours they need."""
+    coverage = report.coverage
+    if coverage is None:
+        return {}
+    return {
+        "holes": len(coverage.holes),
+        "open_holes": [[iso_utc(h.start), iso_utc(h.end) if h.end else None] for h in coverage.holes],
+        "archive_hours_awaited": coverage.hours_to_repair(now),
+        "archive_hours_overdue": coverage.hours_overdue(now),
+    }
 
 
 def summary(status: dict[str, Any]) -> str:
@@ -86,7 +109,7 @@ def summary(status: dict[str, Any]) -> str:
     return "status: " + "; ".join(parts) + (f"; HELD: state writes fail for {held}" if held else "")
 
 
-async def serve(pipeline: Any, listen: str) -> asyncio.Server:
+async def serve(pipeline: Running, listen: str) -> asyncio.Server:
     """The status server; an address podship cannot listen on is a mistake of `http_listen`."""
     host, port = listen_address(listen)
 
@@ -108,7 +131,7 @@ async def serve(pipeline: Any, listen: str) -> asyncio.Server:
         raise ConfigError(problem, plugin="service", option="http_listen") from None
 
 
-def _response(path: str, pipeline: Any) -> bytes:
+def _response(path: str, pipeline: Running) -> bytes:
     if path == "/status":
         body, kind, code = json.dumps(snapshot(pipeline), indent=2).encode(), "application/json", "200 OK"
     elif path == "/metrics":
@@ -121,14 +144,14 @@ def _response(path: str, pipeline: Any) -> bytes:
     return head.encode() + body
 
 
-def started(pipeline: Any) -> None:
+def started(pipeline: Running) -> None:
     """The start line: what runs, where its state lives."""
     inputs = ", ".join(f"{source.name} ({source.kind})" for source in pipeline.inputs)
     outputs = ", ".join(pipeline.delivery) or "none"
     log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service["state_dir"])
 
 
-def stopped(pipeline: Any, code: int) -> None:
+def stopped(pipeline: Running, code: int) -> None:
     """The stop line: what went out, and what was still in flight (fetched again at the next start)."""
     in_flight = pipeline.queue.qsize() + sum(source.pending() for source in pipeline.inputs)
     left = (
@@ -139,7 +162,7 @@ def stopped(pipeline: Any, code: int) -> None:
     log.info("stopped (exit %d): %s delivered; %s", code, counted(pipeline.records_out, "record"), left)
 
 
-async def report(pipeline: Any, every_secs: float) -> None:
+async def report(pipeline: Running, every_secs: float) -> None:
     """One status log line every `every_secs`, as the Stellar connector updates its status."""
     while True:
         await asyncio.sleep(every_secs)

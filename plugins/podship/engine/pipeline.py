@@ -17,44 +17,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from podship.engine import status
+from podship.engine.delivery import Delivery
+from podship.engine.registry import FILTERS, INPUTS, OUTPUTS
+from podship.engine.settings import PipelineConfig, PluginConfig
+from podship.engine.supervise import supervised
 from podship.errors import PodshipError, ReaderClosed, StorageError
-from podship.filters.log_filter import LogFilter
-from podship.inputs.forward import ForwardInput
-from podship.inputs.proofpoint import ProofpointInput
-from podship.runtime import status
-from podship.runtime.delivery import Delivery, Output
-from podship.runtime.plugin import Site
-from podship.runtime.registry import PLUGINS
-from podship.runtime.settings import PipelineConfig, PluginConfig
-from podship.runtime.source import Item, Source
+from podship.runtime.plugin import Built, Filter, Input, Item, Output, Plugin, Site
 from podship.runtime.storage import refused, until_written
-from podship.runtime.supervise import supervised
 
 log = logging.getLogger("podship.pipeline")
-
-
-def _built(site: Site, section: str, plugin: PluginConfig) -> Any:
-    """The plugin the validated entry names, built by its descriptor."""
-    return PLUGINS[section][plugin.name].build(site, plugin.values)
 
 
 class Pipeline:
     """One running pipeline; `run()` returns the process exit code."""
 
     def __init__(
-        self, config: PipelineConfig, *, outputs: list[Output] | None = None, max_records: int = 0
+        self,
+        config: PipelineConfig,
+        *,
+        outputs: list[Output] | None = None,
+        max_records: int = 0,
+        once: bool = False,
     ) -> None:
         self.service = config.service
         self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
-        site = Site(
-            Path(self.service["state_dir"]), self.queue.put, self.service["dead_letter_max_bytes"], os.environ
-        )
+        site = _site(self.service, self.queue.put, once=once)
         self.storage = site.storage
-        self.inputs: list[ProofpointInput | ForwardInput] = [_built(site, "inputs", p) for p in config.inputs]
-        self.filters: list[LogFilter] = [_built(site, "filters", p) for p in config.filters]
-        self.outputs: list[Output] = (
-            outputs if outputs is not None else [_built(site, "outputs", p) for p in config.outputs]
-        )
+        self.inputs: list[Input] = _built(INPUTS, config.inputs, site)
+        self.filters: list[Filter] = _built(FILTERS, config.filters, site)
+        self.outputs: list[Output] = outputs if outputs is not None else _built(OUTPUTS, config.outputs, site)
         self.delivery: dict[str, Counter[str]] = {}  # per output label: records sent, set aside; retries
         self._deliveries: dict[int, Delivery] = {}
         for output in self.outputs:
@@ -73,8 +65,7 @@ class Pipeline:
         )
         self.status_port = server.sockets[0].getsockname()[1] if server else 0
         for source in self.inputs:
-            if isinstance(source, ForwardInput):
-                await source.start()
+            await source.start()
         for output in self.outputs:
             await output.start()
         status.started(self)  # after what can fail at start-up: a failed start is one line
@@ -225,7 +216,7 @@ class Pipeline:
         return delivery
 
     async def _acknowledge(self, batch: list[Item]) -> None:
-        by_source: dict[Source, list[tuple[str, int]]] = defaultdict(list)
+        by_source: dict[Input, list[tuple[str, int]]] = defaultdict(list)
         for item in batch:
             by_source[item.source].append((item.event_id, item.ts))
         try:
@@ -260,6 +251,16 @@ class Held:
     batch: list[Item]
     kept: list[tuple[Item, frozenset[str]]] | None = None
     done: set[int] = field(default_factory=set)
+
+
+def _site(service: dict[str, Any], emit: Callable[[Item], Awaitable[None]], *, once: bool) -> Site:
+    """What every plugin is built with: the service's settings, and the queue inputs put into."""
+    return Site(Path(service["state_dir"]), emit, service["dead_letter_max_bytes"], os.environ, once=once)
+
+
+def _built(plugins: dict[str, Plugin[Built]], entries: list[PluginConfig], site: Site) -> list[Built]:
+    """The plugins of one section, each built by its descriptor from its validated entry."""
+    return [plugins[entry.name].build(site, entry.values) for entry in entries]
 
 
 def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:

@@ -8,9 +8,9 @@ import os
 import socket
 from pathlib import Path
 
+from podship.engine.config import PATH_OPTIONS, listen_address
+from podship.engine.settings import PipelineConfig, PluginConfig
 from podship.errors import ConfigError
-from podship.runtime.config import PATH_OPTIONS, listen_address
-from podship.runtime.settings import PipelineConfig, PluginConfig
 
 FILE_OPTIONS = tuple(name for name in PATH_OPTIONS if name != "state_dir")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from podship.engine import originals
+from podship.engine.registry import PLUGINS, SECTIONS
+from podship.engine.settings import PipelineConfig
 from podship.errors import ConfigError
-from podship.runtime import originals
-from podship.runtime.registry import PLUGINS, SECTIONS
-from podship.runtime.settings import PipelineConfig
 
 
 def check_pipeline(config: PipelineConfig) -> None:

@@ -1,9 +1,10 @@
-"""The one delivery policy: what an output is to the pipeline, and how a batch reaches it.
+"""The one delivery policy: how a batch reaches an output.
 
 Like Fluent Bit's flush callbacks (`FLB_OK`, `FLB_RETRY`, `FLB_ERROR`) and Vector's sinks, an
-output keeps only its protocol: it renders one event in its model as wire bytes (`encode`) and makes one
-attempt at sending a batch of them (`send`), raising a `PodshipError` that says whether a retry can
-help. Retries, backoff, counting and the log lines about them live here, once for every output.
+output keeps only its protocol (`Output`, in `runtime/plugin.py`): it renders one event in its
+model as wire bytes (`encode`) and makes one attempt at sending a batch of them (`send`), raising
+a `PodshipError` that says whether a retry can help. Retries, backoff, counting and the log lines
+about them live here, once for every output.
 
 An event that an output cannot render or encode (a key no encoder takes, a value of no JSON type,
 a model that raises) is never a reason to stop: it is set aside with the reason, counted, and the rest of
@@ -17,38 +18,15 @@ import logging
 import random
 import time
 from collections import Counter
-from typing import NamedTuple, Protocol
 
 from podship.core.event.envelope import Event
 from podship.core.retry import Backoff
 from podship.errors import PodshipError
+from podship.runtime.plugin import Encoded, Output
 
 log = logging.getLogger("podship.delivery")
 RETRY_MIN_SECS = 0.1
 REPEAT_SECS = 60.0  # a failure that goes on is said again at most this often
-
-
-class Encoded(NamedTuple):
-    """One record as the output sends it; `group` is what the output batches by (a Forward tag)."""
-
-    data: bytes
-    group: str = ""
-
-
-class Output(Protocol):
-    name: str
-    tags: frozenset[str]  # empty: every record; else only records tagged with one of these
-    reconnect_max: float  # the longest wait between two attempts
-
-    async def start(self) -> None: ...
-
-    def encode(self, event: Event) -> Encoded:
-        """The event rendered in the output's model, as wire bytes."""
-
-    async def send(self, batch: list[Encoded], attempt: int) -> None:
-        """One attempt at the whole batch; `attempt` 0 is a new batch, more is the same one again."""
-
-    async def close(self) -> None: ...
 
 
 class Repeats:

@@ -10,8 +10,8 @@ escaped, `_total` on counters, the content type of the format; and, for free, th
 from __future__ import annotations
 
 import platform
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST, ProcessCollector, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -42,10 +42,13 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 _PROCESS = ProcessCollector(registry=None)
 
 
-class _Snapshot(Collector):
+Running = TypeVar("Running")  # the pipeline, as status.snapshot reads it
+
+
+class _Snapshot(Collector, Generic[Running]):
     """Metric families from `status.snapshot(pipeline)`, computed at scrape time."""
 
-    def __init__(self, pipeline: Any, snapshot: Any) -> None:
+    def __init__(self, pipeline: Running, snapshot: Callable[[Running], dict[str, Any]]) -> None:
         self.pipeline, self.snapshot = pipeline, snapshot
 
     def collect(self) -> Iterator[Metric]:
@@ -126,7 +129,7 @@ def _build_info() -> Metric:
     return family
 
 
-def exposition(pipeline: Any, snapshot: Any) -> bytes:
+def exposition(pipeline: Running, snapshot: Callable[[Running], dict[str, Any]]) -> bytes:
     """The text format for one scrape."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Snapshot(pipeline, snapshot))
