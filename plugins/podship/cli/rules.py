@@ -82,8 +82,7 @@ def _test(args: argparse.Namespace) -> int:
     ruleset = load_rules(args.file, os.environ)
     kept = total = 0
     tally = Tally()
-    for event in _events(args.events):
-        seen = view(event, ruleset.schema)  # what the filter evaluates: the event in the file's model
+    for event, seen in _events(args.events, ruleset.schema):  # seen: what the filter evaluates
         decision = tally.count(ruleset.decide(seen, 0.0))
         total, kept = total + 1, kept + decision.keep
         tags = f" tags={','.join(sorted(decision.tags))}" if decision.tags else ""
@@ -101,20 +100,23 @@ def _summary(ruleset: RuleSet, tally: Tally, total: int, kept: int) -> None:
         print(f"  {rule.name}: matched {tally.matched[rule.name]}, dropped {tally.dropped[rule.name]}")
 
 
-def _events(path: str) -> Iterator[Event]:
-    """PoD events, or syslog-index records (podship's output), one per line."""
+def _events(path: str, schema: str) -> Iterator[tuple[Event, dict[str, Any]]]:
+    """PoD events, or syslog-index records (podship's output), one per line; each with its
+    rendering in `schema`, which a line that no reader can take fails to make."""
     for number, line in enumerate(read_text(path).splitlines(), 1):
         if not line.strip():
             continue
         try:
             value = json.loads(line)
-            yield _recorded(value) if "msg_class" in value else _arrived(value)
-        except (ValueError, TypeError, AttributeError) as exc:
+            event = _recorded(value) if "msg_class" in value else _arrived(value)
+            seen = view(event, schema)
+        except Exception as exc:  # whatever the line holds: one line naming it, never a traceback
             raise ConfigError(f"line {number}: not a PoD event or record: {exc}", file=path) from None
+        yield event, seen
 
 
 def _recorded(record: dict[str, Any]) -> Event:
-    return Event.relay(record, str(record.get("event_id", "")), int(record.get("timestamp") or 0))
+    return Event.relay(record, int(record.get("timestamp") or 0))
 
 
 def _arrived(event: dict[str, Any]) -> Event:

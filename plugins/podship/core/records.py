@@ -22,6 +22,7 @@ from podship.core.event.readers import as_list, first, number
 from podship.core.pod import iso_utc
 
 DEFAULT = "syslog_index"  # this model's name
+ENVELOPE = ("tenant_name", "connector", "collector_host")  # of an event's context, in the record
 ORIGIN: dict[str, Any] = {
     "source": "proofpoint_on_demand",
     "vendor": "proofpoint",
@@ -104,9 +105,48 @@ def render(event: Event, how: str) -> Record:
     record = view(event)
     if how == "none":
         return {key: value for key, value in record.items() if key != ORIGINAL_KEY}
-    if not event.relayed:
+    if carries_event(record, event) and not event.relayed:
         record[ORIGINAL_KEY] = _carried(event, how)
     return record
+
+
+def carries_event(record: Record, event: Event) -> bool:
+    """Whether the syslog-index record still carries the event under ORIGINAL_KEY (itself, or
+    as an output encoded it), and no rule replaced or removed it there."""
+    carried = record.get(ORIGINAL_KEY)
+    return carried is event.body or type(carried) is RawJSON
+
+
+def header(event: Event) -> Record:
+    """What a syslog header or a Forward tag reads: the syslog-index record, or where the event
+    cannot be rendered into one, its envelope (so that an output of another model that can
+    render it still sends it, and the event is set aside once, by its own model, not by every
+    output's header)."""
+    try:
+        return view(event)
+    except Exception:  # whatever the event holds; the output's own model says what is wrong
+        return _envelope(event)
+
+
+def _envelope(event: Event) -> Record:
+    record: Record = {
+        "timestamp": event.ts,
+        "event_time": iso_utc(event.ts),
+        "msg_class": f"proofpoint_on_demand_{event.kind}",
+        "event_type": event.kind,
+        "event_id": event.event_id,
+    }
+    return record | {key: event.context[key] for key in ENVELOPE if event.context.get(key)}
+
+
+def edited(record: Record, event: Event) -> None:
+    """A rule edited the syslog-index record: its envelope fields (tenant, connector, host, id,
+    time) become the event's, which every model renders; the other fields are this model's."""
+    context = {key: value for key, value in event.context.items() if key not in ENVELOPE}
+    event.context = context | {key: str(record[key]) for key in ENVELOPE if record.get(key) not in (None, "")}
+    event.event_id = str(record.get("event_id", ""))
+    if type(record.get("timestamp")) is int:
+        event.ts = record["timestamp"]
 
 
 def _record(event: Event) -> Record:
@@ -128,16 +168,27 @@ def _record(event: Event) -> Record:
 
 
 def _put(record: Record, fields: dict[str, Any]) -> None:
-    """The non-blank fields into the record, and blank envelope fields out (compact, flat: this
-    runs for every event, so only the values that are containers are walked)."""
-    for key, value in fields.items():
-        if type(value) is dict or type(value) is list:
-            compact(value)
+    """The non-blank fields into the record, and blank envelope fields out (flat: this runs for
+    every event, so only the values that are containers are walked, and copied: a list a
+    reader returns may be the event's own, which other models render as it is)."""
+    for key, given in fields.items():
+        value = _without_blanks(given) if type(given) is dict or type(given) is list else given
         if value or not (value is None or type(value) in _BLANKABLE):
             record[key] = value
-    for key in ("tenant_name", "connector", "collector_host"):
+    for key in ENVELOPE:
         if not record[key]:
             del record[key]
+
+
+def _without_blanks(value: Any) -> Any:
+    """`value` without None, empty strings, lists and maps, recursively: a new value."""
+    if type(value) is dict:
+        pairs = ((key, _without_blanks(item)) for key, item in value.items())
+        return {key: item for key, item in pairs if item or not (item is None or type(item) in _BLANKABLE)}
+    if type(value) is list:
+        items = (_without_blanks(item) for item in value)
+        return [item for item in items if item or not (item is None or type(item) in _BLANKABLE)]
+    return value
 
 
 def _origin_tags() -> dict[str, Any]:
@@ -199,8 +250,19 @@ def mask(
 
 
 def meanings_held(targets: list[paths.Path]) -> tuple[str, ...]:
-    """The meanings (places.MEANINGS) that the syslog-index fields `targets` hold."""
-    return tuple(meaning for meaning, held in _HOLDERS.items() if any(path in held for path in targets))
+    """The meanings (places.MEANINGS) that the syslog-index fields `targets`, or fields below
+    them (`attachments` holds `attachments.name`), hold."""
+    holders = [(meaning, path) for meaning, held in _HOLDERS.items() for path in held]
+    holders += [(meaning, path) for path, meanings in _LINES.items() for meaning in meanings]
+    found = {meaning for meaning, path in holders for target in targets if path[: len(target)] == target}
+    return tuple(meaning for meaning in places.MEANINGS if meaning in found)
+
+
+# The maillog fields that quote the sendmail line, and the meanings it holds.
+_LINES: dict[paths.Path, tuple[str, ...]] = {
+    ("raw",): ("recipients", "senders", "client_ips"),
+    ("relay",): ("client_ips",),
+}
 
 
 def _addresses_held(record: Record, meaning: str) -> set[str]:
@@ -318,7 +380,7 @@ def _bare(address: Any) -> Any:
 
 def _audit(event: dict[str, Any]) -> dict[str, Any]:
     audit, actor = pod.audit(event), pod.actor(event)
-    tags = {tag.get("name"): tag.get("value") for tag in pod.audit_tags(event)}
+    tags = {_key(tag.get("name")): tag.get("value") for tag in pod.audit_tags(event)}
     fields: dict[str, Any] = {
         "audit_action": audit.get("action"),
         "audit_level": audit.get("level"),
@@ -331,6 +393,11 @@ def _audit(event: dict[str, Any]) -> dict[str, Any]:
         "audit_tags": {str(name): value for name, value in tags.items() if name is not None},
     }
     return fields | _origin(event)
+
+
+def _key(name: Any) -> Any:
+    """A tag name as a map key: PoD's are strings; anything else (a map, a list) as its text."""
+    return name if name is None or isinstance(name, str | int | float | bool) else str(name)
 
 
 _FIELDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {

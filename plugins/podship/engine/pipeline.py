@@ -143,7 +143,7 @@ class Pipeline:
                 held = self._held = self._held or Held(await self._take())
                 if held.kept is None:
                     held.kept = await self._filter(held.batch)
-                await self._deliver(held.kept, held.done)
+                await self._deliver(held)
                 self._held = None
                 await self._acknowledge(held.batch)
         except PodshipError as exc:
@@ -191,17 +191,20 @@ class Pipeline:
         for stage in self.filters:
             stage.reload()
 
-    async def _deliver(self, kept: list[tuple[Item, frozenset[str]]], done: set[int]) -> None:
-        """Every output takes its records, in turn (those in `done` have); a batch an output cannot
-        take is retried by its Delivery, holding the pipeline back (backpressure). A record it
-        cannot encode goes to the dead-letter file of its input."""
+    async def _deliver(self, held: Held) -> None:
+        """Every output takes its records, in turn (those in `held.done` have); a batch an output
+        cannot take is retried by its Delivery, holding the pipeline back (backpressure). An event
+        an output cannot encode goes to the dead-letter file of its input, once however many
+        outputs refuse it (each counts it)."""
         for output in self.outputs:
-            items = [item for item, tags in kept if not output.tags or output.tags & tags]
-            if id(output) in done or not items:
+            items = [item for item, tags in held.kept or () if not output.tags or output.tags & tags]
+            if id(output) in held.done or not items:
                 continue
             for index, reason in await self._delivery(output).deliver([item.event for item in items]):
-                await items[index].source.set_aside(reason, items[index].event.letter())
-            done.add(id(output))
+                if id(items[index].event) not in held.aside:
+                    held.aside.add(id(items[index].event))
+                    await items[index].source.set_aside(reason, items[index].event.letter())
+            held.done.add(id(output))
 
     def _delivery(self, output: Output) -> Delivery:
         """The delivery of an output, labelled `stdout`, `forward`, `forward-2` ..."""
@@ -251,6 +254,7 @@ class Held:
     batch: list[Item]
     kept: list[tuple[Item, frozenset[str]]] | None = None
     done: set[int] = field(default_factory=set)
+    aside: set[int] = field(default_factory=set)  # events set aside (by id): once each
 
 
 def _site(service: dict[str, Any], emit: Callable[[Item], Awaitable[None]], *, once: bool) -> Site:

@@ -13,8 +13,10 @@ from typing import Any
 
 import yaml
 
+from podship.core import records
 from podship.core.event.envelope import Event
 from podship.core.models import view
+from podship.core.records import DEFAULT
 from podship.core.rules import Decision, RuleError, RuleSet, Tally, compile_rules
 from podship.core.units import counted
 from podship.errors import ConfigError
@@ -89,10 +91,13 @@ class LogFilter:
     def decide(self, event: Event) -> Decision:
         """The rules decide on the event in their model (`schema:` in the file, syslog_index by
         default); what they edit is edited for every output."""
-        schema = self.rules.schema
-        decision = self.tally.count(self.rules.decide(view(event, schema), time.time()))
-        if self.rules.edited(decision):
-            event.touched(schema)
+        schema, seen = self.rules.schema, view(event, self.rules.schema)
+        decision = self.tally.count(self.rules.decide(seen, time.time()))
+        record_edited, event_edited = self.rules.edited(decision)
+        if record_edited:
+            if schema == DEFAULT:  # its envelope fields are the event's, which every model reads
+                records.edited(seen, event)
+            event.touched(schema, event_edited)
         return decision
 
     def reload(self) -> bool:

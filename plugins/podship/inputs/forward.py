@@ -218,7 +218,7 @@ class ForwardInput:
             key = str(next(self._serial))
             self._owners[key] = chunk
             self.stats.events += 1
-            await self.emit(Item(Event.relay(record, key, time_ms), self, key, time_ms))
+            await self.emit(Item(Event.relay(record, time_ms), self, key, time_ms))
 
     async def _set_aside_entries(self, bad: list[tuple[str, Any]], peer: str) -> None:
         """Entries that are no record (a time that is none, a record that is no map): each set

@@ -139,7 +139,7 @@ class ForwardOutput:
         """The packed entry, tagged; a record over the frame limit is trimmed (by `oversize`) or
         refused, so that the pipeline sets it aside instead of sending it again forever."""
         limit = self.values["max_frame_bytes"] - 1024
-        tag = fwd.tag_for(self.values["tag"], records.view(event))
+        tag = fwd.tag_for(self.values["tag"], records.header(event))
         packed = fwd.entry(event.ts, self.render(event))
         if len(packed) <= limit:
             return Encoded(packed, tag)
@@ -302,11 +302,13 @@ def _trimmed(event: Event, render: Callable[[Event], Record]) -> Iterator[Record
 
 
 def _lighter(event: Event, parts: list[Any]) -> Event:
-    body = dict(event.body, msgParts=parts)
+    """The event with slim message parts, and its syslog-index record as the rules left it."""
+    body, record = dict(event.body, msgParts=parts), dict(records.view(event))
     lighter = Event(event.kind, event.event_id, event.ts, event.context, body=body)
-    lighter.edited = True  # its text is not what it holds any more
-    if event.relayed:
-        lighter.relayed, lighter.views = True, {DEFAULT: dict(records.view(event), **{ORIGINAL_KEY: body})}
+    lighter.edited, lighter.relayed = True, event.relayed  # its text is not what it holds any more
+    if records.carries_event(record, event):
+        record[ORIGINAL_KEY] = body
+    lighter.views = {DEFAULT: record}
     return lighter
 
 

@@ -114,7 +114,7 @@ class SyslogOutput:
         """One message: a datagram (UDP) or a framed message on the stream."""
         udp = self.values["mode"] == "udp"
         limit = self.values["udp_max_bytes" if udp else "max_message_bytes"]
-        data = syslog.message(records.view(event), self.layout, self._pid, limit, self.render(event))
+        data = syslog.message(records.header(event), self.layout, self._pid, limit, self.render(event))
         return Encoded(data if udp else syslog.frame(data, self.framing))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:

@@ -43,13 +43,15 @@ class Event:
         self.views: dict[str, Record] = {}  # model -> the record rules read (see core/models)
 
     @classmethod
-    def relay(cls, record: Record, key: str, ts: int) -> Event:
-        """A record a collector sent: its own syslog-index record, and where it carries a PoD
-        event (another podship's record), that event for the other models."""
+    def relay(cls, record: Record, ts: int) -> Event:
+        """A record a collector sent (at `ts`, the time of its entry): its own syslog-index
+        record, and where it carries a PoD event (another podship's record), that event and its
+        id and time for the other models."""
         carried = record.get(ORIGINAL_KEY)
         context = {name: str(record[name]) for name in _ENVELOPE if isinstance(record.get(name), str)}
-        kind, own_id = record.get("event_type"), record.get("event_id")
-        event_id = own_id if isinstance(own_id, str) else key
+        kind, own_id, own_ts = record.get("event_type"), record.get("event_id"), record.get("timestamp")
+        event_id = own_id if isinstance(own_id, str) else ""
+        ts = own_ts if type(own_ts) is int else ts
         event = cls(kind if isinstance(kind, str) else "", event_id, ts, context, body=_as_map(carried))
         event.relayed, event.views = True, {"syslog_index": record}
         return event
@@ -62,9 +64,11 @@ class Event:
             self._body = parsed if isinstance(parsed, dict) else {}
         return self._body
 
-    def touched(self, model: str) -> None:
-        """A rule on `model`'s view edited the event: the views of other models are stale."""
-        self.edited = True
+    def touched(self, model: str, event: bool) -> None:
+        """A rule on `model`'s view edited it, and the PoD event itself where `event` says so
+        (then the text it arrived as no longer says what it holds): the views of other models
+        are stale."""
+        self.edited = self.edited or event
         self.views = {model: self.views[model]} if model in self.views else {}
 
     def letter(self) -> Record:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from podship.core import paths
 from podship.core.event.envelope import ORIGINAL_KEY
 from podship.core.models import DEFAULT, MODELS
-from podship.core.records import original
+from podship.core.records import meanings_held, original
 from podship.core.rules.actions import action_of
 from podship.core.rules.conditions import scoped_test, stellar_test
 from podship.core.rules.index import Index, index_key, stages
@@ -24,14 +25,18 @@ class RuleSet:
     stages: list[Rule | Index] = field(default_factory=list)
     schema: str = DEFAULT  # the record model whose field paths the rules name
     editing: frozenset[str] = frozenset()  # the rules whose action is an edit
+    reaching: frozenset[str] = frozenset()  # those whose edit can reach the PoD event
 
     def __post_init__(self) -> None:
         self.stages = stages(self.rules)
         self.editing = frozenset(rule.name for rule in self.rules if rule.action in RECORD_EDITS)
+        self.reaching = frozenset(rule.name for rule in self.rules if rule.reaches_event)
 
-    def edited(self, decision: Decision) -> bool:
-        """Whether a rule that applied edits what it matched (the event, through the view)."""
-        return not self.editing.isdisjoint(decision.matched)
+    def edited(self, decision: Decision) -> tuple[bool, bool]:
+        """Whether a rule that applied edited the record it read, and whether one edited the
+        PoD event itself (then its text no longer says what it holds)."""
+        matched = decision.matched
+        return not self.editing.isdisjoint(matched), not self.reaching.isdisjoint(matched)
 
     def decide(self, record: Record, now: float) -> Decision:
         if self.reads_original:
@@ -103,7 +108,28 @@ def _rule(entry: Any, position: int, mask_key: bytes, schema: str = DEFAULT) -> 
     test = stellar_test(entry, context) if stellar else scoped_test(entry, context)
     action, apply, tags = action_of(entry.get("action"), context)
     index = None if stellar or "scope" in entry else index_key(entry.get("when"))
-    return Rule(context.rule, context.line, test, action, apply, index, tags)
+    return Rule(
+        context.rule, context.line, test, action, apply, index, tags, _reaches_event(entry.get("action"))
+    )
+
+
+def _reaches_event(action: Any) -> bool:
+    """Whether an edit can change the PoD event itself: a mask by meaning, a mask of a field
+    that holds one, or any edit that names a path into the event."""
+    if not isinstance(action, dict) or not set(action) & set(RECORD_EDITS):
+        return False
+    mask = action.get("mask")
+    if isinstance(mask, dict) and ("what" in mask or _holds_meaning(mask.get("fields"))):
+        return True
+    return _names_original({key: value for key, value in action.items() if key != "__line__"})
+
+
+def _holds_meaning(fields: Any) -> bool:
+    names = fields if isinstance(fields, list) else [fields]
+    try:
+        return bool(meanings_held([paths.parse_path(str(name)) for name in names]))
+    except ValueError:
+        return False
 
 
 def _model_rule(entry: dict[str, Any], context: Context) -> None:

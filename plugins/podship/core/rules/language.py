@@ -105,6 +105,7 @@ class Rule:
     apply: Callable[[Record, float], bool | None]  # True keep, False drop, None go on
     index: tuple[paths.Path, frozenset[Any], bool] | None = None  # simple eq/in: path, values, ignore_case
     tags: frozenset[str] = frozenset()
+    reaches_event: bool = False  # its edit reaches the PoD event (every model), not one record
 
     def match(self, record: Record) -> Rule | None:
         return self if self.test(record) else None

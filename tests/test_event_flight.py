@@ -1,0 +1,132 @@
+"""One event in flight, rendered at each output: what rules did to it reaches every output as they
+meant it (found in review of the change that made the pipeline carry events)."""
+
+from __future__ import annotations
+
+import json
+
+import msgpack
+
+from podship.core import records
+from podship.core.encode_json import dumps
+from podship.core.event.envelope import Event
+from podship.core.models import MODELS, renderer
+from podship.core.pod import HOUR_MS, event_identity
+from podship.core.records import arrived
+from podship.devtools.simgen import Timeline
+from podship.filters.log_filter import LogFilter
+from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
+from podship.outputs.forward import ForwardOutput
+from tests.event_corpus import all_events
+from tests.forward_peer import ForwardPeer
+from tests.helpers import options
+from tests.pipes import build, connector, run_until
+
+CONTEXT = {"tenant_name": "acme", "connector": "c", "collector_host": "secret-host"}
+
+
+def _event(
+    name: str = "", *, original: str = "compact", big: bool = False, blank_rcpt: bool = False
+) -> Event:
+    """A public fixture as the input hands it on (the first message with parts by default)."""
+    found = next(
+        e for e in all_events() if e[0] == name or (not name and e[1] == "message" and e[2].get("msgParts"))
+    )
+    kind, body = found[1], json.loads(json.dumps(found[2]))
+    if big:
+        body["msgParts"][0]["dataBase64"] = "A" * 200_000
+    if blank_rcpt:
+        body["envelope"]["rcpts"].append("")
+    text = json.dumps(body).encode()  # the frame's own text, spaces and all
+    event_id, ts = event_identity(body, kind)
+    return arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=original), text=text)
+
+
+def _filtered(tmp_path, action: str, event: Event) -> Event:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"mask_key: k\nrules:\n  - name: r\n    action: {action}\n")
+    LogFilter({"rules_file": str(rules)}, {}).decide(event)
+    return event
+
+
+def _sent(event: Event, schema: str = "syslog_index", original: str = "compact") -> dict:
+    return json.loads(dumps(renderer({"schema": schema, "original": original})(event)))
+
+
+def test_a_rule_that_removes_or_masks_the_original_is_not_undone_at_the_output(tmp_path):
+    for action in ("{remove_fields: [proofpoint_on_demand]}", "{keep_fields: [src_ip]}"):
+        assert "proofpoint_on_demand" not in _sent(_filtered(tmp_path, action, _event())), action
+    masked = _filtered(tmp_path, "{mask: {fields: [proofpoint_on_demand], with: text}}", _event())
+    assert _sent(masked)["proofpoint_on_demand"] == "***"
+
+
+def test_an_edit_of_the_envelope_reaches_every_model(tmp_path):
+    event = _filtered(tmp_path, "{mask: {fields: [collector_host, tenant_name], with: text}}", _event())
+    for schema in ("syslog_index", "ocsf", "ecs"):
+        text = json.dumps(_sent(event, schema, "none"))
+        assert "secret-host" not in text and '"acme"' not in text, schema
+
+
+def test_forward_trim_keeps_what_the_rules_did(tmp_path):
+    event = _filtered(tmp_path, "{mask: {fields: [src_host, helo], with: text}}", _event(big=True))
+    out = ForwardOutput(options(FORWARD_OPTIONS, port=1, max_frame_bytes=100_000, oversize="trim"))
+    _, record = msgpack.unpackb(out.encode(event).data, raw=False, strict_map_key=False)
+    assert record["trimmed_fields"] and record["src_host"] == "***" and record["helo"] == "***"
+    assert all("dataBase64" not in part for part in record["proofpoint_on_demand"]["msgParts"])
+
+
+def test_a_relayed_record_keeps_its_own_time_and_is_given_no_id():
+    record = _sent(_event())  # another podship's record, as a collector passes it on
+    event = Event.relay(record, record["timestamp"] + HOUR_MS)  # the collector's entry, an hour on
+    assert MODELS["ocsf"](event, "none")["time"] == record["timestamp"]
+    stamp, _ = msgpack.unpackb(ForwardOutput(options(FORWARD_OPTIONS, port=1)).encode(event).data, raw=False)
+    assert int.from_bytes(stamp.data[:4], "big") == record["timestamp"] // 1000
+    foreign = Event.relay({"log": "hello"}, 1_700_000_000_000)  # a Fluent Bit record has no id
+    assert "uid" not in MODELS["ocsf"](foreign, "none")["metadata"]
+
+
+def test_an_edit_of_a_record_field_keeps_the_frame_text_as_the_raw_original(tmp_path):
+    event = _filtered(tmp_path, "{set: {site: eu}}", _event(original="raw"))
+    assert event.text in dumps(renderer({"schema": "syslog_index", "original": "raw"})(event))
+    edited = _filtered(tmp_path, "{remove_fields: [proofpoint_on_demand.msgParts]}", _event(original="raw"))
+    assert "msgParts" not in _sent(edited, original="raw")["proofpoint_on_demand"]
+
+
+def test_rendering_the_syslog_index_record_leaves_the_event_as_other_models_read_it():
+    alone, after = _event(original="raw", blank_rcpt=True), _event(original="raw", blank_rcpt=True)
+    records.view(after)  # a syslog_index rules file, or a syslog or forward output listed first
+    assert dumps(MODELS["ocsf"](alone, "unmapped")) == dumps(MODELS["ocsf"](after, "unmapped"))
+
+
+def test_masking_a_field_that_quotes_the_sendmail_line_hides_what_it_holds_everywhere(tmp_path):
+    event = _filtered(tmp_path, "{mask: {fields: [raw], with: text}}", _event("elastic/mail.log:2"))
+    record = _sent(event)
+    assert record["raw"] == "***"
+    for text in (json.dumps(record), json.dumps(_sent(event, "ocsf", "raw_data"))):
+        assert "mailive@example.com" not in text
+
+
+def test_masking_a_parent_of_a_field_that_holds_a_meaning_hides_it_everywhere(tmp_path):
+    event = _event()
+    names = [a["name"] for a in records.view(event)["attachments"]]
+    _filtered(tmp_path, "{mask: {fields: [attachments], with: text}}", event)
+    ocsf = json.dumps(_sent(event, "ocsf", "raw_data"))
+    assert names and not any(name in ocsf for name in names)
+
+
+async def test_an_event_two_outputs_refuse_is_set_aside_once_and_counted_by_each(simulator, tmp_path):
+    big = Timeline(rates={"message": 20.0, "maillog": 1.0, "audit": 1.0}, big_every=3)
+    sim = await simulator(timeline=big, start_ms=big.epoch_ms + 3 * HOUR_MS)
+    peer = await ForwardPeer().start()
+    pipeline, out = build(tmp_path, [connector(sim, "message", backfill="0s")])
+    values = options(FORWARD_OPTIONS, port=peer.port, max_frame_bytes=1 << 20)  # oversize: dead_letter
+    first, second = ForwardOutput(values), ForwardOutput(values)
+    pipeline.outputs = [first, second]
+    code = await run_until(pipeline, lambda: second.oversize >= 2 and pipeline.records_out >= 30, timeout=60)
+    out.close()
+    await peer.stop()
+    assert code == 0
+    letters = (pipeline.inputs[0].store.root / "deadletter.jsonl").read_text().splitlines()
+    ids = [json.loads(line)["record"]["event_id"] for line in letters]
+    assert len(ids) == len(set(ids)) == first.oversize, "one dead letter per event"
+    assert pipeline.delivery["forward"]["dead_letters"] == pipeline.delivery["forward-2"]["dead_letters"]
