@@ -215,11 +215,11 @@ def test_the_original_event_goes_where_schema_original_says():
 
 def test_every_output_renders_the_event_in_its_model_the_syslog_index_record_included():
     event = event_of(fixture_events("audit")[0], "audit")
-    record = renderer({})(event)
+    record = renderer()(event)
     assert record["msg_class"] == "proofpoint_on_demand_audit"
     assert json.loads(record["proofpoint_on_demand"].text)["guid"] == event.event_id
-    assert "proofpoint_on_demand" not in renderer({"original": "none"})(event)
-    assert renderer({"schema": "ocsf", "original": "none"})(event)["class_uid"] == 3002
+    assert "proofpoint_on_demand" not in renderer(original="none")(event)
+    assert renderer("ocsf", "none")(event)["class_uid"] == 3002
 
 
 def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():

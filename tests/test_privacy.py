@@ -53,7 +53,7 @@ def _rendered(event: Event, model: str, keep: str) -> str:
     """What an output of `model` keeping the original `keep` sends (the carried setting for
     syslog_index), as each output renders it from the one event."""
     how = keep or event.context["original"]
-    return dumps(renderer({"schema": model, "original": how})(event)).decode().lower()
+    return dumps(renderer(model, how)(event)).decode().lower()
 
 
 def leaks(rules_file, original: str = "compact") -> dict[str, list[str]]:

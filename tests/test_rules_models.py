@@ -49,9 +49,7 @@ def test_the_filter_evaluates_ocsf_rules_on_the_ocsf_rendering_and_passes_the_re
     login = event_of(fixture_events("audit")[0], "audit")
     decision = stage.decide(login)
     assert (decision.keep, decision.tags) == (True, frozenset({"logon"}))
-    assert renderer({})(login)["msg_class"] == "proofpoint_on_demand_audit", (
-        "outputs still render their model"
-    )
+    assert renderer()(login)["msg_class"] == "proofpoint_on_demand_audit", "outputs still render their model"
 
 
 def test_the_same_fields_in_a_syslog_index_file_match_nothing_there(tmp_path):

@@ -114,7 +114,9 @@ class ForwardOutput:
     def __init__(self, values: dict[str, Any]) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # the entry is in this model; the tag reads the syslog-index record
+        self.render = renderer(
+            values.get("schema") or "", values.get("original") or values.get("schema_original") or ""
+        )  # the entry is in this model; the tag reads the syslog-index record
         self.targets = [_target(spec) for spec in values.get("servers") or []] or [
             (values["host"], values["port"])
         ]

@@ -49,7 +49,9 @@ class StdoutOutput:
     def __init__(self, values: dict[str, Any], stream: BinaryIO | None = None) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)
+        self.render = renderer(
+            values.get("schema") or "", values.get("original") or values.get("schema_original") or ""
+        )
         self.stream = stream if stream is not None else sys.stdout.buffer
         self._done = 0  # bytes of the batch being sent that are written already
 

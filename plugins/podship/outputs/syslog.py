@@ -96,7 +96,9 @@ class SyslogOutput:
     def __init__(self, values: dict[str, Any], state_dir: Path | None = None) -> None:
         self.values = values
         self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # MSG is in this model; the header reads the syslog-index record
+        self.render = renderer(
+            values.get("schema") or "", values.get("original") or values.get("schema_original") or ""
+        )  # MSG is in this model; the header reads the syslog-index record
         fields = ("format", "facility", "severity", "app_name", "hostname", "sd_id")
         self.layout = syslog.Layout(
             **{key: values[key] for key in fields}, sd_fields=tuple(values["sd_fields"])
