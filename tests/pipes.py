@@ -8,6 +8,7 @@ import os
 import sys
 import time
 
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config
 from podship.runtime.pipeline import Pipeline
@@ -37,7 +38,7 @@ def build(tmp_path, inputs, **service):
     parsed = config.parse(document, str(tmp_path / "podship.yaml"), {"POD_API_KEY": KEY})
     tmp_path.mkdir(parents=True, exist_ok=True)
     out = (tmp_path / "out.ndjson").open("ab")
-    return Pipeline(parsed, outputs=[StdoutOutput({}, stream=out)]), out
+    return Pipeline(parsed, outputs=[StdoutOutput(STDOUT_OPTIONS.validate({}), stream=out)]), out
 
 
 async def run_podship(config, key, stdout, stderr, command="run"):

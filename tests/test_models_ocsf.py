@@ -240,11 +240,11 @@ def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
 def test_every_corpus_event_validates_in_every_setting_masked_or_not(original, place):
     """Public fixtures, odd shapes (to= a file, a program, /dev/null, REDACTED; empty and missing
     sections), simulator events; as they come and after every meaning is masked."""
-    from podship.filters.log_filter import LogFilter
+    from podship.filters.log_filter import LogFilter, LogFilterOptions
     from tests.event_corpus import all_events
     from tests.test_privacy import _event
 
-    stage = LogFilter({"rules_file": str(MASK_ALL)}, {})
+    stage = LogFilter(LogFilterOptions(str(MASK_ALL)), {})
     for name, kind, event in all_events():
         plain, masked = _event(kind, event, original), _event(kind, event, original)
         stage.decide(masked)

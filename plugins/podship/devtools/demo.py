@@ -20,6 +20,7 @@ from podship.core.units import counted
 from podship.devtools.simgen import Timeline
 from podship.devtools.simulator import SimOptions, Simulator
 from podship.errors import ReaderClosed
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime import config, logsetup
 from podship.runtime.delivery import Encoded, Output
@@ -91,7 +92,9 @@ class TerminalOutput:
 
 def run(args: argparse.Namespace, serve: Any) -> int:
     logsetup.configure("warning")
-    output: Output = TerminalOutput(sys.stdout) if sys.stdout.isatty() else StdoutOutput({})
+    output: Output = (
+        TerminalOutput(sys.stdout) if sys.stdout.isatty() else StdoutOutput(STDOUT_OPTIONS.validate({}))
+    )
     return asyncio.run(_run(args, serve, output))
 
 

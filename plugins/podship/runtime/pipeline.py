@@ -35,7 +35,7 @@ log = logging.getLogger("podship.pipeline")
 
 def _built(site: Site, section: str, plugin: PluginConfig) -> Any:
     """The plugin the validated entry names, built by its descriptor."""
-    return PLUGINS[section][plugin.name].build(site, plugin.values)
+    return PLUGINS[section][plugin.name].built(site, plugin.values)
 
 
 class Pipeline:
@@ -45,9 +45,9 @@ class Pipeline:
         self, config: PipelineConfig, *, outputs: list[Output] | None = None, max_records: int = 0
     ) -> None:
         self.service = config.service
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service.buffer_records)
         site = Site(
-            Path(self.service["state_dir"]), self.queue.put, self.service["dead_letter_max_bytes"], os.environ
+            Path(self.service.state_dir), self.queue.put, self.service.dead_letter_max_bytes, os.environ
         )
         self.storage = site.storage
         self.inputs: list[ProofpointInput | ForwardInput] = [_built(site, "inputs", p) for p in config.inputs]
@@ -69,7 +69,7 @@ class Pipeline:
 
     async def run(self) -> int:
         server = (  # first: an address in use is a start-up failure, before anything else runs
-            await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
+            await status.serve(self, self.service.http_listen) if self.service.http_listen else None
         )
         self.status_port = server.sockets[0].getsockname()[1] if server else 0
         for source in self.inputs:
@@ -80,7 +80,7 @@ class Pipeline:
         status.started(self)  # after what can fail at start-up: a failed start is one line
         tasks = {_task(source.name, source.run): source for source in self.inputs}
         worker = _task("outputs", self._work)
-        reporter = _task("status", lambda: status.report(self, self.service["status_interval"]))
+        reporter = _task("status", lambda: status.report(self, self.service.status_interval))
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)
@@ -102,7 +102,7 @@ class Pipeline:
         for source in self.inputs:
             source.stopping.set()
         # A closed stdout takes nothing more: there is nothing to drain, so no grace period.
-        deadline = time.monotonic() + (0.0 if self.reader_closed else self.service["grace_period"])
+        deadline = time.monotonic() + (0.0 if self.reader_closed else self.service.grace_period)
         await _within(asyncio.gather(*tasks, return_exceptions=True), deadline)
         drained = not worker.done() and await _within(self.queue.join(), deadline)
         await self._cancel(*tasks, worker)
@@ -164,7 +164,7 @@ class Pipeline:
 
     async def _take(self) -> list[Item]:
         batch = [await self.queue.get()]
-        limit = self.service["batch_size"]
+        limit = self.service.batch_size
         while len(batch) < limit and not self.queue.empty():
             batch.append(self.queue.get_nowait())
         return batch
@@ -245,7 +245,7 @@ class Pipeline:
     async def _persist(self) -> None:
         """Checkpoints on the timer, and at once for an input whose state a write failed to store.
         While the disk refuses, the worker waits here: no batch is taken, the inputs stop reading."""
-        due = time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]
+        due = time.monotonic() - self._last_commit >= self.service.checkpoint_interval
         for source in self.inputs:
             if due or source.name in self.storage.blocked:
                 await until_written(source.commit, self.storage, source.name)

@@ -5,11 +5,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from podship.runtime.options import OptionTable
 from podship.runtime.source import Item
 from podship.runtime.storage import StorageWatch
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Shape = TypeVar("Shape", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -24,12 +29,38 @@ class Site:
 
 
 @dataclass(frozen=True)
-class Plugin:
+class Plugin(Generic[Shape]):
     """One plugin: its name in the pipeline file, its section, its options, its cross-option check
-    (`check(values, file)`, raising ConfigError) and how it is built from validated values."""
+    (`check(options, file)`, raising ConfigError, returning them completed: a default alias, a key
+    read from its file) and how it is built from its validated options."""
 
     name: str
     section: str  # inputs, filters or outputs
-    options: OptionTable
-    build: Callable[[Site, dict[str, Any]], Any]
-    check: Callable[[dict[str, Any], str], None] | None = None
+    options: OptionTable[Shape]
+    build: Callable[[Site, Shape], Any]
+    check: Callable[[Shape, str], Shape] | None = None
+
+    def checked(self, values: object, file: str) -> Shape:
+        own = self.options.own(values)
+        return own if self.check is None else self.check(own, file)
+
+    def built(self, site: Site, values: object) -> Any:
+        return self.build(site, self.options.own(values))
+
+
+class Registered(Protocol):
+    """A plugin as the registry and the pipeline hold it, whatever the class of its options: they
+    hand each plugin back the options its own table validated."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def section(self) -> str: ...
+
+    @property
+    def options(self) -> OptionTable[DataclassInstance]: ...
+
+    def checked(self, values: object, file: str) -> object: ...
+
+    def built(self, site: Site, values: object) -> Any: ...

@@ -125,7 +125,7 @@ def started(pipeline: Any) -> None:
     """The start line: what runs, where its state lives."""
     inputs = ", ".join(f"{source.name} ({source.kind})" for source in pipeline.inputs)
     outputs = ", ".join(pipeline.delivery) or "none"
-    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service["state_dir"])
+    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service.state_dir)
 
 
 def stopped(pipeline: Any, code: int) -> None:
