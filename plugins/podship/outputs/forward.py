@@ -21,6 +21,7 @@ import socket
 import ssl
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from podship.core import encode_forward as fwd
@@ -34,12 +35,41 @@ from podship.runtime.fragments import (
     RECONNECT_MAX,
     TAGS,
     TLS_CLIENT_CERTIFICATE,
+    ModelChoice,
     tls_verification,
 )
 from podship.runtime.netio import mapped
-from podship.runtime.options import Option, OptionTable
+from podship.runtime.options import Option, OptionTable, Secret
 from podship.runtime.plugin import Encoded, Plugin
 from podship.runtime.tls import client_context
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardOptions(ModelChoice):
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    host: str
+    port: int
+    servers: tuple[str, ...]
+    tag: str
+    require_ack: bool
+    ack_timeout: float
+    compress: str
+    max_frame_bytes: int
+    oversize: str
+    tls: bool
+    tls_ca_file: str
+    tls_verify: bool
+    tls_cert_file: str
+    tls_key_file: str
+    shared_key: Secret | None
+    self_hostname: str
+    username: str
+    password: Secret | None
+    connect_timeout: float
+    reconnect_max: float
+    tags: tuple[str, ...]
+
 
 OPTIONS = OptionTable(
     plugin="forward",
@@ -97,6 +127,7 @@ OPTIONS = OptionTable(
         TAGS,
         *MODEL_OPTIONS,
     ),
+    shape=ForwardOptions,
 )
 log = logging.getLogger("podship.forward")
 
@@ -110,23 +141,23 @@ class Refused(PodshipError):
 class ForwardOutput:
     name = "forward"
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-        self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # the entry is in this model; the tag reads the syslog-index record
-        self.targets = [_target(spec) for spec in values.get("servers") or []] or [
-            (values["host"], values["port"])
-        ]
+    def __init__(self, options: ForwardOptions) -> None:
+        self.options = options
+        self.tags = frozenset(options.tags)
+        # the entry is in this model; the tag reads the syslog-index record
+        # the entry is in this model; the tag reads the syslog-index record
+        self.render = renderer(options.schema, options.original)
+        self.targets = [_target(spec) for spec in options.servers] or [(options.host, options.port)]
         self.current = 0
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._replies = fwd.Replies()
-        self.reconnect_max: float = values["reconnect_max"]
+        self.reconnect_max = options.reconnect_max
         self._chunks: dict[str, bytes] = {}  # the batch being delivered: what is not acked yet
         self.sent_chunks = self.resent_chunks = self.oversize = self.refused_handshakes = 0
 
     async def start(self) -> None:
-        if self.values["tls"] and not self.values["tls_verify"]:
-            log.warning("TLS verification is OFF for the forward receiver %s", self.values["host"])
+        if self.options.tls and not self.options.tls_verify:
+            log.warning("TLS verification is OFF for the forward receiver %s", self.options.host)
 
     async def close(self) -> None:
         if self._stream is not None:
@@ -138,18 +169,18 @@ class ForwardOutput:
     def encode(self, event: Event) -> Encoded:
         """The packed entry, tagged; a record over the frame limit is trimmed (by `oversize`) or
         refused, so that the pipeline sets it aside instead of sending it again forever."""
-        limit = self.values["max_frame_bytes"] - 1024
-        tag = fwd.tag_for(self.values["tag"], records.view(event))
+        limit = self.options.max_frame_bytes - 1024
+        tag = fwd.tag_for(self.options.tag, records.view(event))
         packed = fwd.entry(event.ts, self.render(event))
         if len(packed) <= limit:
             return Encoded(packed, tag)
         self.oversize += 1
-        if self.values["oversize"] == "trim":
+        if self.options.oversize == "trim":
             for record in _trimmed(event, self.render):
                 packed = fwd.entry(event.ts, record)
                 if len(packed) <= limit:
                     return Encoded(packed, tag)
-        size = self.values["max_frame_bytes"]
+        size = self.options.max_frame_bytes
         raise RecordError(f"record of {len(packed)} bytes packed is over max_frame_bytes ({size})")
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
@@ -171,12 +202,12 @@ class ForwardOutput:
 
     def _chunked(self, batch: list[Encoded]) -> dict[str, bytes]:
         """Chunk id -> frame, a chunk per tag, each under `max_frame_bytes`."""
-        compress, by_tag = self.values["compress"] == "gzip", defaultdict(list)
+        compress, by_tag = self.options.compress == "gzip", defaultdict(list)
         for encoded in batch:
             by_tag[encoded.group].append(encoded.data)
         chunks: dict[str, bytes] = {}
         for tag, entries in by_tag.items():
-            for group in fwd.split(entries, self.values["max_frame_bytes"] - 1024):
+            for group in fwd.split(entries, self.options.max_frame_bytes - 1024):
                 chunk_id = base64.b64encode(os.urandom(16)).decode()
                 chunks[chunk_id] = fwd.packed_forward(tag, group, chunk_id, compress=compress)
         return chunks
@@ -194,8 +225,8 @@ class ForwardOutput:
         reader, writer = await self._connected()
         writer.writelines(chunks.values())
         await writer.drain()
-        if self.values["require_ack"]:
-            await asyncio.wait_for(self._acks(reader, chunks), self.values["ack_timeout"])
+        if self.options.require_ack:
+            await asyncio.wait_for(self._acks(reader, chunks), self.options.ack_timeout)
         else:
             self.sent_chunks += len(chunks)
             chunks.clear()
@@ -223,7 +254,7 @@ class ForwardOutput:
 
     async def _connected(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._stream is None:
-            self._stream = await asyncio.wait_for(self._open(), self.values["connect_timeout"])
+            self._stream = await asyncio.wait_for(self._open(), self.options.connect_timeout)
         return self._stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -231,19 +262,21 @@ class ForwardOutput:
         reader, writer = await asyncio.open_connection(host, port, ssl=self._tls())
         self._replies = fwd.Replies()
         try:
-            if self.values["shared_key"] is not None:
-                await self._handshake(reader, writer)
+            if self.options.shared_key is not None:
+                await self._handshake(reader, writer, self.options.shared_key)
         except BaseException:  # a failed or cancelled handshake must not leak the socket
             writer.close()
             raise
         return reader, writer
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, shared_key: Secret
+    ) -> None:
         helo = fwd.parse_helo(await self._one(reader))
-        salt, hostname = os.urandom(16).hex(), self.values["self_hostname"] or socket.gethostname()
-        key, password = self.values["shared_key"].reveal(), self.values["password"]
+        salt, hostname = os.urandom(16).hex(), self.options.self_hostname or socket.gethostname()
+        key, password = shared_key.reveal(), self.options.password
         secret = password.reveal() if password else ""
-        writer.write(fwd.ping(helo, hostname, key, salt, username=self.values["username"], password=secret))
+        writer.write(fwd.ping(helo, hostname, key, salt, username=self.options.username, password=secret))
         await writer.drain()
         try:
             pong = await self._one(reader)
@@ -258,10 +291,14 @@ class ForwardOutput:
                 return messages[0]
 
     def _tls(self) -> ssl.SSLContext | None:
-        if not self.values["tls"]:
+        if not self.options.tls:
             return None
-        files = {"cert_file": self.values["tls_cert_file"], "key_file": self.values["tls_key_file"]}
-        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"], **files)
+        return client_context(
+            self.options.tls_ca_file,
+            verify=self.options.tls_verify,
+            cert_file=self.options.tls_cert_file,
+            key_file=self.options.tls_key_file,
+        )
 
     def _disconnect(self) -> None:
         if self._stream is not None:
@@ -274,14 +311,15 @@ def _target(spec: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def check(values: dict[str, Any], path: str) -> None:
+def check(options: ForwardOptions, path: str) -> ForwardOptions:
     """`servers` entries are `host:port`."""
-    for spec in values["servers"]:
+    for spec in options.servers:
         host, _, port = spec.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
             raise ConfigError(
                 f"expected host:port, got {spec!r}", file=path, plugin="forward", option="servers"
             )
+    return options
 
 
 def _describe(exc: BaseException) -> str:
@@ -322,4 +360,4 @@ def _listed(record: Record, trimmed: list[str]) -> Record:
     return record
 
 
-PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values), check)
+PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, options: ForwardOutput(options), check)
