@@ -10,6 +10,7 @@ import time
 
 from podship.engine import config
 from podship.engine.pipeline import Pipeline
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
 
 KEY = "sim-token"
@@ -37,7 +38,7 @@ def build(tmp_path, inputs, **service):
     parsed = config.parse(document, str(tmp_path / "podship.yaml"), {"POD_API_KEY": KEY})
     tmp_path.mkdir(parents=True, exist_ok=True)
     out = (tmp_path / "out.ndjson").open("ab")
-    return Pipeline(parsed, outputs=[StdoutOutput({}, stream=out)]), out
+    return Pipeline(parsed, outputs=[StdoutOutput(STDOUT_OPTIONS.validate({}), stream=out)]), out
 
 
 async def run_podship(config, key, stdout, stderr, command="run"):

@@ -119,4 +119,4 @@ def test_the_shipped_pipeline_serves_its_status_for_podship_status():
     from podship.engine import config
 
     path = Path(__file__).resolve().parent.parent / "configs" / "podship.yaml"
-    assert config.load_service(str(path))["http_listen"] == "127.0.0.1:2021"
+    assert config.load_service(str(path)).http_listen == "127.0.0.1:2021"

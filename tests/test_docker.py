@@ -61,8 +61,8 @@ def test_compose_demos_wire_simulator_podship_and_collector(name):
             if source.startswith("./"):
                 assert (DOCKER / source).exists(), source
     parsed = config.load(str(DOCKER / "podship.yaml"), podship["environment"])
-    assert parsed.inputs[0].values["url"] == "ws://127.0.0.1:8765/v1/stream"
-    assert parsed.outputs[0].values["host"] == collector
+    assert parsed.inputs[0].values.url == "ws://127.0.0.1:8765/v1/stream"
+    assert parsed.outputs[0].values.host == collector
 
 
 def test_the_collectors_of_the_demos_use_documented_keys():

@@ -14,9 +14,10 @@ from podship.cli.main import main
 from podship.core.rules import compile_rules
 from podship.core.rules_export import fluent_bit, vector
 from podship.devtools.simgen import Timeline
-from podship.filters.log_filter import LogFilter
+from podship.filters.log_filter import LogFilter, LogFilterOptions
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
-from tests.helpers import record, write_pipeline
+from tests.helpers import options, record, write_pipeline
 from tests.pipes import build, connector, records, run_podship, run_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,9 +240,9 @@ async def test_the_pipeline_drops_and_tags_by_rules_and_still_acknowledges(simul
     line = Timeline(rates={"message": 30.0, "maillog": 30.0, "audit": 1.0})
     sim = await simulator(timeline=line)
     pipeline, out = build(tmp_path, [connector(sim, kind, backfill="0s") for kind in ("message", "maillog")])
-    pipeline.filters = [LogFilter({"rules_file": str(rules)}, {})]
+    pipeline.filters = [LogFilter(LogFilterOptions(str(rules)), {})]
     siem_file = (tmp_path / "siem.ndjson").open("ab")
-    pipeline.outputs.append(StdoutOutput({"tags": ["siem"]}, stream=siem_file))
+    pipeline.outputs.append(StdoutOutput(options(STDOUT_OPTIONS, tags=["siem"]), stream=siem_file))
     code = await run_until(
         pipeline, lambda: pipeline.dropped >= 100 and pipeline.records_out >= 300, timeout=30
     )

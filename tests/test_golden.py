@@ -132,7 +132,7 @@ def _record(name: str, original: str) -> dict:
     event_id, ts = event_identity(event, kind)
     carried = "raw" if original == "raw" else "compact"
     event = arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=carried), text=text)
-    return renderer({"original": original})(event)
+    return renderer(original=original)(event)
 
 
 def _event(name: str) -> Event:

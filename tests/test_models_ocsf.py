@@ -215,11 +215,11 @@ def test_the_original_event_goes_where_schema_original_says():
 
 def test_every_output_renders_the_event_in_its_model_the_syslog_index_record_included():
     event = event_of(fixture_events("audit")[0], "audit")
-    record = renderer({})(event)
+    record = renderer()(event)
     assert record["msg_class"] == "proofpoint_on_demand_audit"
     assert json.loads(record["proofpoint_on_demand"].text)["guid"] == event.event_id
-    assert "proofpoint_on_demand" not in renderer({"original": "none"})(event)
-    assert renderer({"schema": "ocsf", "original": "none"})(event)["class_uid"] == 3002
+    assert "proofpoint_on_demand" not in renderer(original="none")(event)
+    assert renderer("ocsf", "none")(event)["class_uid"] == 3002
 
 
 def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
@@ -240,11 +240,11 @@ def test_raw_data_is_the_text_the_record_carries_not_a_second_encoding():
 def test_every_corpus_event_validates_in_every_setting_masked_or_not(original, place):
     """Public fixtures, odd shapes (to= a file, a program, /dev/null, REDACTED; empty and missing
     sections), simulator events; as they come and after every meaning is masked."""
-    from podship.filters.log_filter import LogFilter
+    from podship.filters.log_filter import LogFilter, LogFilterOptions
     from tests.event_corpus import all_events
     from tests.test_privacy import _event
 
-    stage = LogFilter({"rules_file": str(MASK_ALL)}, {})
+    stage = LogFilter(LogFilterOptions(str(MASK_ALL)), {})
     for name, kind, event in all_events():
         plain, masked = _event(kind, event, original), _event(kind, event, original)
         stage.decide(masked)

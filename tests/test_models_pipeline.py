@@ -125,7 +125,7 @@ def test_syslog_keeps_its_header_from_the_record_and_carries_the_model_in_msg():
     from tests.models_support import event_of, fixture_events
 
     event = event_of(fixture_events("message")[1], "message")
-    record, ocsf = records.view(event), renderer({"schema": "ocsf", "schema_original": "raw_data"})(event)
+    record, ocsf = records.view(event), renderer("ocsf", "raw_data")(event)
     data = syslog.message(record, syslog.Layout(), 7, 0, ocsf)
     head, _, body = data.partition(b"] ")  # structured data ends at the first "] "
     assert head.startswith(b"<134>1 2024-03-07T16:34:49.929Z m0000123.ppops.net podship 7 message ")

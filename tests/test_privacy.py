@@ -14,7 +14,7 @@ from podship.core.event.envelope import Event
 from podship.core.models import MODELS, renderer, view
 from podship.core.pod import event_identity
 from podship.core.records import arrived
-from podship.filters.log_filter import LogFilter, load_rules
+from podship.filters.log_filter import LogFilter, LogFilterOptions, load_rules
 from tests.event_corpus import FIXTURES, all_events
 
 RULES = FIXTURES.parents[1] / "configs" / "rules" / "mask-recipients.yaml"
@@ -53,12 +53,12 @@ def _rendered(event: Event, model: str, keep: str) -> str:
     """What an output of `model` keeping the original `keep` sends (the carried setting for
     syslog_index), as each output renders it from the one event."""
     how = keep or event.context["original"]
-    return dumps(renderer({"schema": model, "original": how})(event)).decode().lower()
+    return dumps(renderer(model, how)(event)).decode().lower()
 
 
 def leaks(rules_file, original: str = "compact") -> dict[str, list[str]]:
     """(model/keep) -> the recipient addresses left in clear, over every corpus event."""
-    stage, found = LogFilter({"rules_file": str(rules_file)}, ENV), {}
+    stage, found = LogFilter(LogFilterOptions(str(rules_file)), ENV), {}
     for name, kind, event in all_events():
         pod_event = _event(kind, event, original)
         stage.decide(pod_event)
@@ -98,7 +98,7 @@ def test_masking_a_syslog_index_field_hides_what_it_holds_in_every_model(tmp_pat
 
 
 def test_masked_recipients_hash_alike_everywhere_and_keep_an_address_shape():
-    stage = LogFilter({"rules_file": str(RULES)}, ENV)
+    stage = LogFilter(LogFilterOptions(str(RULES)), ENV)
     event = next(event for name, _, event in all_events() if name == "elastic/mail.log:2")
     pod_event = _event("maillog", event, "compact")
     stage.decide(pod_event)

@@ -6,6 +6,7 @@ import gzip
 import json
 import struct
 import time
+from dataclasses import replace
 
 import msgpack
 import pytest
@@ -18,6 +19,7 @@ from podship.engine.delivery import Delivery
 from podship.engine.pipeline import Pipeline
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
 from tests.forward_peer import ForwardPeer, transcript
 from tests.helpers import as_event, options, record
@@ -33,7 +35,8 @@ async def start_relay(tmp_path, outputs=None, inputs=None):
     }
     out = (tmp_path / "relayed.ndjson").open("ab")
     pipeline = Pipeline(
-        config.parse(document, "<relay>", {}), outputs=outputs or [StdoutOutput({}, stream=out)]
+        config.parse(document, "<relay>", {}),
+        outputs=outputs or [StdoutOutput(options(STDOUT_OPTIONS), stream=out)],
     )
     task = asyncio.create_task(pipeline.run())
     await asyncio.wait_for(pipeline.inputs[0].listening.wait(), 5)
@@ -111,7 +114,7 @@ async def test_the_relay_acks_only_after_its_own_outputs_took_the_chunk(tmp_path
     values = options(FORWARD_OPTIONS, port=peer.port)
     downstream = ForwardOutput(values)
     pipeline, task, out = await start_relay(tmp_path, outputs=[downstream])
-    upstream = ForwardOutput({**values, "port": pipeline.inputs[0].port, "ack_timeout": 120.0})
+    upstream = ForwardOutput(replace(values, port=pipeline.inputs[0].port, ack_timeout=120.0))
     await Delivery(upstream).deliver([as_event(record("maillog", 1))])
     assert peer.chunks.most_common(1)[0][1] == 2, (
         "the relay acked only after its output was acked (second try, after the 30 s ack_timeout)"
@@ -220,10 +223,10 @@ async def test_the_relay_runs_the_handshake_as_a_server(tmp_path, caplog):
     pipeline, task, out = await start_relay(tmp_path, inputs=inputs)
     values = options(FORWARD_OPTIONS, port=pipeline.inputs[0].port)
     good = {"shared_key": Secret("relay-key"), "username": "podship-user", "password": Secret("pw")}
-    forward = ForwardOutput(values | good)
+    forward = ForwardOutput(replace(values, **good))
     await Delivery(forward).deliver([as_event(record("message", k)) for k in range(5)])
     await forward.close()
-    wrong = ForwardOutput(values | good | {"password": Secret("nope")})
+    wrong = ForwardOutput(replace(values, **(good | {"password": Secret("nope")})))
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(Delivery(wrong).deliver([as_event(record("message", 9))]), 1.0)
     pipeline.stop.set()

@@ -11,7 +11,7 @@ from podship.cli.main import main
 from podship.core.models import renderer, view
 from podship.core.rules import RuleError, compile_rules
 from podship.devtools.simgen import Timeline
-from podship.filters.log_filter import LogFilter
+from podship.filters.log_filter import LogFilter, LogFilterOptions
 from tests.models_support import event_of, fixture_events
 
 OCSF_RULES = """\
@@ -41,7 +41,7 @@ def mail(direction, disposition):
 def test_the_filter_evaluates_ocsf_rules_on_the_ocsf_rendering_and_passes_the_record_on(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(OCSF_RULES)
-    stage = LogFilter({"rules_file": str(path)}, {})
+    stage = LogFilter(LogFilterOptions(str(path)), {})
     outbound = event_of(mail("outbound", "accept"), "message")
     assert stage.decide(outbound).keep is False
     assert stage.decide(event_of(mail("outbound", "reject"), "message")).keep is True
@@ -49,15 +49,13 @@ def test_the_filter_evaluates_ocsf_rules_on_the_ocsf_rendering_and_passes_the_re
     login = event_of(fixture_events("audit")[0], "audit")
     decision = stage.decide(login)
     assert (decision.keep, decision.tags) == (True, frozenset({"logon"}))
-    assert renderer({})(login)["msg_class"] == "proofpoint_on_demand_audit", (
-        "outputs still render their model"
-    )
+    assert renderer()(login)["msg_class"] == "proofpoint_on_demand_audit", "outputs still render their model"
 
 
 def test_the_same_fields_in_a_syslog_index_file_match_nothing_there(tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text(OCSF_RULES.replace("schema: ocsf\n", ""))
-    stage = LogFilter({"rules_file": str(path)}, {})
+    stage = LogFilter(LogFilterOptions(str(path)), {})
     assert stage.decide(event_of(mail("outbound", "accept"), "message")).keep is True
 
 

@@ -3,8 +3,8 @@
 import json
 
 from podship.engine.delivery import Delivery
-from podship.outputs.stdout import StdoutOutput
-from tests.helpers import as_event, record
+from podship.outputs.stdout import OPTIONS, StdoutOutput
+from tests.helpers import as_event, options, record
 
 
 async def test_a_torn_last_line_is_ended_before_the_first_record(tmp_path):
@@ -13,7 +13,7 @@ async def test_a_torn_last_line_is_ended_before_the_first_record(tmp_path):
     path = tmp_path / "records.ndjson"
     path.write_bytes(b'{"event_id":"whole"}\n{"event_id":"cut in the mid')
     with path.open("ab") as stream:
-        output = StdoutOutput({}, stream=stream)
+        output = StdoutOutput(options(OPTIONS), stream=stream)
         await output.start()
         await Delivery(output).deliver([as_event(record("message", 1))])
     lines = path.read_bytes().splitlines()
@@ -25,7 +25,7 @@ async def test_a_file_that_ends_in_a_newline_is_left_as_it_is(tmp_path):
     path = tmp_path / "records.ndjson"
     path.write_bytes(b'{"event_id":"whole"}\n')
     with path.open("ab") as stream:
-        output = StdoutOutput({}, stream=stream)
+        output = StdoutOutput(options(OPTIONS), stream=stream)
         await output.start()
         await Delivery(output).deliver([as_event(record("message", 1))])
     assert len(path.read_bytes().splitlines()) == 2

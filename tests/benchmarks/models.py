@@ -58,7 +58,7 @@ def measure(batch: list[tuple[str, bytes]], repeat: int) -> dict[str, float]:
         ("syslog_index", "compact"),
         *((m, p) for m in ("ocsf", "ecs") for p in ("raw_data", "none")),
     ):
-        render = renderer({"schema": name, "original": place})
+        render = renderer(name, place)
         run = lambda r=render: [dumps(r(e)) for e in events(batch)]  # noqa: E731
         figures[f"+ {name} ({place}): render + encode"] = (
             cpu_us(run, len(batch), repeat) - figures["parse + take (the input)"]

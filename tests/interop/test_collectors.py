@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,7 @@ ENV = {"POD_API_KEY": "unused", "FORWARD_SHARED_KEY": KEY}
 def podship_output(name: str, tmp: Path, port: int, **changes: Any) -> ForwardOutput:
     """The forward output of the shipped podship file NAME, pointed at 127.0.0.1:`port`."""
     (output,) = config.load(str(CONFIGS / name), ENV).outputs
-    values = {**output.values, "host": "127.0.0.1", "port": port, **changes}
-    return ForwardOutput(values)
+    return ForwardOutput(replace(output.values, host="127.0.0.1", port=port, **changes))
 
 
 async def deliver(output: ForwardOutput, batch: list[dict[str, Any]]) -> None:
@@ -104,10 +104,12 @@ async def test_podship_forward_tls_into_fluent_bit(tmp_path, certificate, shared
     """forward-tls.yaml and podship-forward-tls.yaml as shipped; without the key, both drop it."""
     port = free_port()
     adapted = fluent_bit_yaml("forward-tls.yaml", tmp_path, port, **tls_files(certificate))
-    output = podship_output("podship-forward-tls.yaml", tmp_path, port, tls_ca_file=certificate["ca.pem"])
+    keyless = {} if shared_key else {"shared_key": None}
+    output = podship_output(
+        "podship-forward-tls.yaml", tmp_path, port, tls_ca_file=certificate["ca.pem"], **keyless
+    )
     if not shared_key:
         _drop_shared_key(adapted)
-        output.values["shared_key"] = None
     await through_fluent_bit(tmp_path, adapted, port, output, f"fb-tls-{shared_key}")
 
 

@@ -22,7 +22,7 @@ from podship.core.records import ORIGINALS, normalise
 from podship.devtools.simgen import Timeline
 from podship.engine.registry import all_tables
 from podship.inputs.proofpoint import OPTIONS, ProofpointInput
-from tests.helpers import write_pipeline
+from tests.helpers import options, write_pipeline
 
 LINE = Timeline(seed=3)
 REAL = [
@@ -80,14 +80,16 @@ def test_no_frame_raises_out_of_the_core(data, kind, original):
 
 
 async def test_every_bad_frame_is_dead_lettered_with_a_reason(tmp_path):
-    values = {
-        **{option.name: option.default for option in OPTIONS.options},
-        "alias": "fuzz",
-        "type": "message",
-        "tenant": "t",
-        "max_frame_bytes": 1 << 20,
-        "backfill": 3600.0,
-    }
+    values = options(
+        OPTIONS,
+        alias="fuzz",
+        type="message",
+        tenant="t",
+        cluster_id="c",
+        api_key="k",
+        max_frame_bytes=1 << 20,
+        backfill="1h",
+    )
     emitted = []
 
     async def emit(item):

@@ -17,7 +17,7 @@ from websockets.exceptions import ConnectionClosedOK
 from podship.core.pod import HOUR_MS, floor_hour, stream_url
 from podship.engine.settings import PipelineConfig
 from podship.errors import HandshakeError, PodshipError
-from podship.inputs.proofpoint import ProofpointInput
+from podship.inputs.proofpoint import ProofpointInput, ProofpointOptions
 
 _HINTS = {
     "CERTIFICATE_VERIFY_FAILED": "Is tls_ca_file right, or is a TLS-intercepting proxy in the way?",
@@ -26,11 +26,11 @@ _HINTS = {
 }
 
 
-async def probe(values: dict[str, Any], wait_secs: float) -> tuple[bool, str]:
+async def probe(options: ProofpointOptions, wait_secs: float) -> tuple[bool, str]:
     """(passed, what happened) for one connector."""
-    connector = ProofpointInput(values, Path("/nonexistent"), _discard, check_state=False)
+    connector = ProofpointInput(options, Path("/nonexistent"), _discard, check_state=False)
     try:
-        opened, first = await _last_hour(connector, values, wait_secs)
+        opened, first = await _last_hour(connector, options, wait_secs)
     except HandshakeError as exc:
         return False, f"FAILED: {exc}"
     except PodshipError as exc:
@@ -42,18 +42,18 @@ async def probe(values: dict[str, Any], wait_secs: float) -> tuple[bool, str]:
 
 
 async def _last_hour(
-    connector: ProofpointInput, values: dict[str, Any], wait_secs: float
+    connector: ProofpointInput, options: ProofpointOptions, wait_secs: float
 ) -> tuple[float, str]:
     """Asks for the hour before the host's clock; the handshake's `Date` tells the server's, and
     when that names another hour (a skewed host, the simulator) the test asks for that one."""
     started = time.monotonic()
-    url = _hour_before(values, int(time.time() * 1000))
+    url = _hour_before(options, int(time.time() * 1000))
     async with connector.open_stream(url) as connection:
         opened = time.monotonic() - started
-        right = _hour_before(values, connector.server_now())
+        right = _hour_before(options, connector.server_now())
         if right == url:
             return opened, await _first(connection, wait_secs)
-    return opened, await _again(connector, right, values["release_wait"], wait_secs)
+    return opened, await _again(connector, right, options.release_wait, wait_secs)
 
 
 async def _again(connector: ProofpointInput, url: str, release_secs: float, wait_secs: float) -> str:
@@ -69,9 +69,9 @@ async def _again(connector: ProofpointInput, url: str, release_secs: float, wait
         await asyncio.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
 
 
-def _hour_before(values: dict[str, Any], now: int) -> str:
+def _hour_before(options: ProofpointOptions, now: int) -> str:
     hour = floor_hour(now) - HOUR_MS
-    return stream_url(values["url"], values["cluster_id"], values["type"], hour, hour + HOUR_MS)
+    return stream_url(options.url, options.cluster_id, options.type, hour, hour + HOUR_MS)
 
 
 async def _first(connection: Any, wait_secs: float) -> str:
@@ -91,13 +91,17 @@ async def _discard(item: Any) -> None:
 
 async def run(config: PipelineConfig, only: str, wait_secs: float) -> int:
     """Prints one line per connector; 0 when every one passed, else 3."""
-    chosen = [p for p in config.inputs if p.name == "proofpoint_pod" and only in ("", p.alias)]
+    chosen = [
+        (p.alias, p.values)
+        for p in config.inputs
+        if isinstance(p.values, ProofpointOptions) and only in ("", p.alias)
+    ]
     if not chosen:
         print(
             f"podship test: no connector named {only!r}" if only else "podship test: no proofpoint_pod input"
         )
         return 3
-    results = await asyncio.gather(*(probe(plugin.values, wait_secs) for plugin in chosen))
-    for plugin, (_, line) in zip(chosen, results, strict=True):
-        print(f"{plugin.alias}: {line}")
+    results = await asyncio.gather(*(probe(options, wait_secs) for _, options in chosen))
+    for (alias, _), (_, line) in zip(chosen, results, strict=True):
+        print(f"{alias}: {line}")
     return 0 if all(passed for passed, _ in results) else 3

@@ -141,7 +141,7 @@ def _verified(path: str) -> settings.PipelineConfig:
     pipeline_config = config.load(path)
     preflight.verify(pipeline_config)
     rules_cli.check_pipeline(pipeline_config)
-    logsetup.configure(pipeline_config.service["log_level"], pipeline_config.service["log_format"])
+    logsetup.configure(pipeline_config.service.log_level, pipeline_config.service.log_format)
     return pipeline_config
 
 
@@ -183,7 +183,7 @@ def _collect_less() -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
-    listen = config.load_service(args.config)["http_listen"]  # no API key needed for this
+    listen = config.load_service(args.config).http_listen  # no API key needed for this
     if not listen:
         raise ConfigError(
             "set service.http_listen to read the status",

@@ -21,7 +21,7 @@ from podship.core.units import counted
 from podship.engine.settings import PipelineConfig
 from podship.errors import ConfigError
 from podship.filters.fields import unknown_fields
-from podship.filters.log_filter import load_rules, read_document
+from podship.filters.log_filter import LogFilterOptions, load_rules, read_document
 from podship.runtime.text import read_text
 
 
@@ -53,8 +53,8 @@ def check_fields(path: str, schema: str) -> None:
 def check_pipeline(config: PipelineConfig) -> None:
     """`podship check` and a start: the fields of every rules file the pipeline names."""
     for plugin in config.filters:
-        if plugin.name == "log_filter":
-            path = plugin.values["rules_file"]
+        if isinstance(plugin.values, LogFilterOptions):
+            path = plugin.values.rules_file
             try:
                 check_fields(path, load_rules(path, os.environ).schema)
             except ConfigError as exc:

@@ -22,6 +22,7 @@ from podship.devtools.simulator import SimOptions, Simulator
 from podship.engine import config, logsetup
 from podship.engine.pipeline import Pipeline
 from podship.errors import ReaderClosed
+from podship.outputs.stdout import OPTIONS as STDOUT_OPTIONS
 from podship.outputs.stdout import StdoutOutput
 from podship.runtime.plugin import Encoded, Output
 
@@ -91,7 +92,9 @@ class TerminalOutput:
 
 def run(args: argparse.Namespace, serve: Any) -> int:
     logsetup.configure("warning")
-    output: Output = TerminalOutput(sys.stdout) if sys.stdout.isatty() else StdoutOutput({})
+    output: Output = (
+        TerminalOutput(sys.stdout) if sys.stdout.isatty() else StdoutOutput(STDOUT_OPTIONS.validate({}))
+    )
     return asyncio.run(_run(args, serve, output))
 
 

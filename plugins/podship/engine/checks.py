@@ -8,16 +8,16 @@ from podship.engine import originals
 from podship.engine.registry import PLUGINS, SECTIONS
 from podship.engine.settings import PipelineConfig
 from podship.errors import ConfigError
+from podship.inputs.proofpoint_options import ProofpointOptions
 
 
 def check_pipeline(config: PipelineConfig) -> None:
     """Checks per plugin, then across plugins (connector names are unique)."""
     for section in SECTIONS:
         for plugin in getattr(config, section):
-            checker = PLUGINS[section][plugin.name].check
-            if checker is not None:
-                checker(plugin.values, config.file)
-                plugin.alias = str(plugin.values.get("alias") or plugin.alias)
+            descriptor = PLUGINS[section][plugin.name]
+            plugin.values = descriptor.checked(plugin.values, config.file)
+            plugin.alias = str(descriptor.options.mapping(plugin.values).get("alias") or plugin.alias)
     names = Counter(plugin.alias for plugin in config.inputs)
     for name, count in names.items():
         if count > 1:
@@ -35,13 +35,14 @@ def _one_session_per_key_and_type(config: PipelineConfig) -> None:
     """PoD allows one session per API key and type: two connectors sharing both would fight (409)."""
     seen: dict[tuple[str, str, str], str] = {}
     for plugin in config.inputs:
-        if plugin.name != "proofpoint_pod":
+        values = plugin.values
+        if not isinstance(values, ProofpointOptions) or values.api_key is None:
             continue
-        key = (plugin.values["api_key"].reveal(), plugin.values["type"], plugin.values["url"])
+        key = (values.api_key.reveal(), values.type, values.url)
         if key in seen:
             problem = (
                 f"connectors {seen[key]!r} and {plugin.alias!r} use the same API key for type "
-                f"{plugin.values['type']!r}; PoD allows one session per key and type: give each its own key"
+                f"{values.type!r}; PoD allows one session per key and type: give each its own key"
             )
             raise ConfigError(problem, file=config.file, plugin="proofpoint_pod", option="api_key")
         seen[key] = plugin.alias

@@ -17,14 +17,19 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from podship.engine.checks import check_pipeline
 from podship.engine.registry import plugin_for
-from podship.engine.settings import SERVICE, PipelineConfig, PluginConfig
+from podship.engine.settings import SERVICE, PipelineConfig, PluginConfig, ServiceOptions
 from podship.errors import ConfigError
 from podship.runtime.options import OptionTable
 from podship.runtime.text import VARIABLE, expand, read_yaml
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+Shape = TypeVar("Shape", bound="DataclassInstance")
 
 
 def load(path: str, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -35,7 +40,7 @@ def load(path: str, env: Mapping[str, str] | None = None) -> PipelineConfig:
     return parse(document, path, os.environ if env is None else env)
 
 
-def load_service(path: str) -> dict[str, Any]:
+def load_service(path: str) -> ServiceOptions:
     """Only the `service` section (for `podship status`, which needs no API key)."""
     document = read_yaml(path)
     section = document.get("service") if isinstance(document, dict) else None
@@ -45,7 +50,7 @@ def load_service(path: str) -> dict[str, Any]:
 def parse(document: dict[str, Any], path: str, env: Mapping[str, str]) -> PipelineConfig:
     _only(document, ("service", "pipeline"), path, "")
     service = _validate(SERVICE, document.get("service") or {}, path, env)
-    _check_listen(service["http_listen"], path)
+    _check_listen(service.http_listen, path)
     pipeline = document.get("pipeline")
     if not isinstance(pipeline, dict):
         raise ConfigError("'pipeline' is required: a mapping with inputs, filters and outputs", file=path)
@@ -113,7 +118,8 @@ def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str
             raise ConfigError(f"entry {index + 1} must be a mapping with 'name'", file=path, plugin=section)
         table = plugin_for(section, str(entry["name"]), path).options
         values = _validate(table, entry, path, env)
-        plugins.append(PluginConfig(table.plugin, values, str(values.get("alias") or "")))
+        alias = str(table.mapping(values).get("alias") or "")
+        plugins.append(PluginConfig(table.plugin, values, alias))
     return plugins
 
 
@@ -122,19 +128,24 @@ def _section(pipeline: dict[str, Any], section: str, path: str, env: Mapping[str
 PATH_OPTIONS = ("state_dir", "rules_file", "tls_ca_file", "tls_cert_file", "tls_key_file", "api_key_file")
 
 
-def _validate(table: OptionTable, raw: Any, path: str, env: Mapping[str, str]) -> dict[str, Any]:
+def _validate(table: OptionTable[Shape], raw: Any, path: str, env: Mapping[str, str]) -> Shape:
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of options", file=path, plugin=table.plugin)
     expanded = {key: _expanded(table, str(key), value, path, env) for key, value in raw.items()}
     values = table.validate(expanded, file=path)
+    return table.replaced(values, **_paths(table.mapping(values), path))
+
+
+def _paths(values: dict[str, Any], path: str) -> dict[str, str]:
+    """The path options that are set, taken from the folder of the pipeline file."""
     folder = Path(path).absolute().parent
-    for name in PATH_OPTIONS:
-        if isinstance(values.get(name), str) and values[name]:
-            values[name] = str(folder / Path(values[name]).expanduser())
-    return values
+    given = {name: values.get(name) for name in PATH_OPTIONS}
+    return {name: str(folder / Path(value).expanduser()) for name, value in given.items() if value}
 
 
-def _expanded(table: OptionTable, key: str, value: Any, path: str, env: Mapping[str, str]) -> Any:
+def _expanded(
+    table: OptionTable[DataclassInstance], key: str, value: Any, path: str, env: Mapping[str, str]
+) -> Any:
     """`${VAR}` expanded; an API key must come from there (or a file), and a variable it names
     must not be empty."""
 

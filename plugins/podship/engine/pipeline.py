@@ -20,10 +20,10 @@ from typing import Any
 from podship.engine import status
 from podship.engine.delivery import Delivery
 from podship.engine.registry import FILTERS, INPUTS, OUTPUTS
-from podship.engine.settings import PipelineConfig, PluginConfig
+from podship.engine.settings import PipelineConfig, PluginConfig, ServiceOptions
 from podship.engine.supervise import supervised
 from podship.errors import PodshipError, ReaderClosed, StorageError
-from podship.runtime.plugin import Built, Filter, Input, Item, Output, Plugin, Site
+from podship.runtime.plugin import Built, Filter, Input, Item, Output, Registered, Site
 from podship.runtime.storage import refused, until_written
 
 log = logging.getLogger("podship.pipeline")
@@ -41,7 +41,7 @@ class Pipeline:
         once: bool = False,
     ) -> None:
         self.service = config.service
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service["buffer_records"])
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(self.service.buffer_records)
         site = _site(self.service, self.queue.put, once=once)
         self.storage = site.storage
         self.inputs: list[Input] = _built(INPUTS, config.inputs, site)
@@ -61,7 +61,7 @@ class Pipeline:
 
     async def run(self) -> int:
         server = (  # first: an address in use is a start-up failure, before anything else runs
-            await status.serve(self, self.service["http_listen"]) if self.service["http_listen"] else None
+            await status.serve(self, self.service.http_listen) if self.service.http_listen else None
         )
         self.status_port = server.sockets[0].getsockname()[1] if server else 0
         for source in self.inputs:
@@ -71,7 +71,7 @@ class Pipeline:
         status.started(self)  # after what can fail at start-up: a failed start is one line
         tasks = {_task(source.name, source.run): source for source in self.inputs}
         worker = _task("outputs", self._work)
-        reporter = _task("status", lambda: status.report(self, self.service["status_interval"]))
+        reporter = _task("status", lambda: status.report(self, self.service.status_interval))
         try:
             await self._until_done(set(tasks), worker)
             await self._shutdown(set(tasks), worker)
@@ -93,7 +93,7 @@ class Pipeline:
         for source in self.inputs:
             source.stopping.set()
         # A closed stdout takes nothing more: there is nothing to drain, so no grace period.
-        deadline = time.monotonic() + (0.0 if self.reader_closed else self.service["grace_period"])
+        deadline = time.monotonic() + (0.0 if self.reader_closed else self.service.grace_period)
         await _within(asyncio.gather(*tasks, return_exceptions=True), deadline)
         drained = not worker.done() and await _within(self.queue.join(), deadline)
         await self._cancel(*tasks, worker)
@@ -155,7 +155,7 @@ class Pipeline:
 
     async def _take(self) -> list[Item]:
         batch = [await self.queue.get()]
-        limit = self.service["batch_size"]
+        limit = self.service.batch_size
         while len(batch) < limit and not self.queue.empty():
             batch.append(self.queue.get_nowait())
         return batch
@@ -239,7 +239,7 @@ class Pipeline:
     async def _persist(self) -> None:
         """Checkpoints on the timer, and at once for an input whose state a write failed to store.
         While the disk refuses, the worker waits here: no batch is taken, the inputs stop reading."""
-        due = time.monotonic() - self._last_commit >= self.service["checkpoint_interval"]
+        due = time.monotonic() - self._last_commit >= self.service.checkpoint_interval
         for source in self.inputs:
             if due or source.name in self.storage.blocked:
                 await until_written(source.commit, self.storage, source.name)
@@ -257,14 +257,14 @@ class Held:
     aside: set[int] = field(default_factory=set)  # events set aside (by id): once each
 
 
-def _site(service: dict[str, Any], emit: Callable[[Item], Awaitable[None]], *, once: bool) -> Site:
+def _site(service: ServiceOptions, emit: Callable[[Item], Awaitable[None]], *, once: bool) -> Site:
     """What every plugin is built with: the service's settings, and the queue inputs put into."""
-    return Site(Path(service["state_dir"]), emit, service["dead_letter_max_bytes"], os.environ, once=once)
+    return Site(Path(service.state_dir), emit, service.dead_letter_max_bytes, os.environ, once=once)
 
 
-def _built(plugins: dict[str, Plugin[Built]], entries: list[PluginConfig], site: Site) -> list[Built]:
-    """The plugins of one section, each built by its descriptor from its validated entry."""
-    return [plugins[entry.name].build(site, entry.values) for entry in entries]
+def _built(plugins: dict[str, Registered[Built]], entries: list[PluginConfig], site: Site) -> list[Built]:
+    """The plugins of one section, each built by its descriptor from the options its table validated."""
+    return [plugins[entry.name].built(site, entry.values) for entry in entries]
 
 
 def _task(name: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:

@@ -9,22 +9,25 @@ import socket
 from pathlib import Path
 
 from podship.engine.config import PATH_OPTIONS, listen_address
+from podship.engine.registry import PLUGINS
 from podship.engine.settings import PipelineConfig, PluginConfig
 from podship.errors import ConfigError
+from podship.inputs.forward import ForwardInputOptions
 
 FILE_OPTIONS = tuple(name for name in PATH_OPTIONS if name != "state_dir")
 
 
 def verify(config: PipelineConfig) -> None:
     """ConfigError (file, plugin, option) for the first thing a start would trip on."""
-    _state_dir(Path(config.service["state_dir"]), config.file)
-    if config.service["http_listen"]:
-        _resolves(*listen_address(config.service["http_listen"]), config.file, "service", "http_listen")
+    _state_dir(Path(config.service.state_dir), config.file)
+    if config.service.http_listen:
+        _resolves(*listen_address(config.service.http_listen), config.file, "service", "http_listen")
     for plugin in config.inputs:
-        if plugin.name == "forward":
-            _resolves(plugin.values["listen"], plugin.values["port"], config.file, "forward", "listen")
-    for plugin in [*config.inputs, *config.filters, *config.outputs]:
-        _files(plugin, config.file)
+        if isinstance(plugin.values, ForwardInputOptions):
+            _resolves(plugin.values.listen, plugin.values.port, config.file, "forward", "listen")
+    for section in ("inputs", "filters", "outputs"):
+        for plugin in getattr(config, section):
+            _files(plugin, PLUGINS[section][plugin.name].options.mapping(plugin.values), config.file)
 
 
 def _state_dir(path: Path, file: str) -> None:
@@ -56,9 +59,9 @@ def _resolves(host: str, port: int, file: str, plugin: str, option: str) -> None
         raise ConfigError(problem, file=file, plugin=plugin, option=option) from None
 
 
-def _files(plugin: PluginConfig, file: str) -> None:
+def _files(plugin: PluginConfig, values: dict[str, object], file: str) -> None:
     for option in FILE_OPTIONS:
-        name = plugin.values.get(option)
+        name = str(values.get(option) or "")
         if not name:
             continue
         path = Path(name)

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    """The `service` section, validated (fields: SERVICE's options, checked at import)."""
+
+    state_dir: str
+    log_level: str
+    batch_size: int
+    buffer_records: int
+    checkpoint_interval: float
+    grace_period: float
+    dead_letter_max_bytes: int
+    log_format: str
+    http_listen: str
+    status_interval: float
+
 
 SERVICE = OptionTable(
     plugin="service",
@@ -70,23 +86,25 @@ SERVICE = OptionTable(
             "status_interval", "duration", 300.0, "How often the status is logged as one line.", minimum=0.1
         ),
     ),
+    shape=ServiceOptions,
     generic=(),
 )
 
 
 @dataclass
 class PluginConfig:
-    """One entry of `inputs`, `filters` or `outputs`, validated."""
+    """One entry of `inputs`, `filters` or `outputs`, validated: `values` is the options object of
+    the plugin `name` (its table's shape), which only that plugin's descriptor reads."""
 
     name: str
-    values: dict[str, Any]
+    values: object
     alias: str = ""
 
 
 @dataclass
 class PipelineConfig:
     file: str
-    service: dict[str, Any]
+    service: ServiceOptions
     inputs: list[PluginConfig] = field(default_factory=list)
     filters: list[PluginConfig] = field(default_factory=list)
     outputs: list[PluginConfig] = field(default_factory=list)

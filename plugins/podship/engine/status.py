@@ -16,6 +16,7 @@ from podship.core.pod import iso_utc
 from podship.core.units import counted
 from podship.engine import metrics
 from podship.engine.config import listen_address
+from podship.engine.settings import ServiceOptions
 from podship.errors import ConfigError
 from podship.runtime.plugin import Input, InputStatus, Item
 from podship.runtime.storage import StorageWatch
@@ -36,7 +37,7 @@ _COUNTERS = (
 class Running(Protocol):
     """What the status reads of a running pipeline: counters it keeps anyway."""
 
-    service: dict[str, Any]
+    service: ServiceOptions
     inputs: list[Input]
     queue: asyncio.Queue[Item]
     delivery: dict[str, Counter[str]]
@@ -148,7 +149,7 @@ def started(pipeline: Running) -> None:
     """The start line: what runs, where its state lives."""
     inputs = ", ".join(f"{source.name} ({source.kind})" for source in pipeline.inputs)
     outputs = ", ".join(pipeline.delivery) or "none"
-    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service["state_dir"])
+    log.info("starting: inputs %s; outputs %s; state in %s", inputs, outputs, pipeline.service.state_dir)
 
 
 def stopped(pipeline: Running, code: int) -> None:

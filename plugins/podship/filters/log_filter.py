@@ -7,8 +7,10 @@ running and logs why. Intentional drops are counted per rule, apart from failure
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -24,11 +26,20 @@ from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Plugin
 from podship.runtime.text import expand, read_text
 
+
+@dataclass(frozen=True, slots=True)
+class LogFilterOptions:
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    rules_file: str
+
+
 OPTIONS = OptionTable(
     plugin="log_filter",
     kind="filter",
     summary="Drops, keeps, edits and tags records by the declarative rules of a YAML file.",
     options=(Option("rules_file", "str", None, "The rules file (see Log-filter rules).", required=True),),
+    shape=LogFilterOptions,
 )
 log = logging.getLogger("podship.filter")
 
@@ -69,22 +80,21 @@ def load_rules(path: str, env: Mapping[str, str]) -> RuleSet:
         raise ConfigError(str(exc), file=path) from None
 
 
-def check(values: dict[str, Any], path: str) -> None:
+def check(options: LogFilterOptions, path: str) -> LogFilterOptions:
     """Compile the rules at configuration time, so `podship check` reports their mistakes."""
-    import os
-
     try:
-        load_rules(values["rules_file"], os.environ)
+        load_rules(options.rules_file, os.environ)
     except ConfigError as exc:
         problem = f"rules file {exc.file}: {exc.problem}"
         raise ConfigError(problem, file=path, plugin=OPTIONS.plugin, option="rules_file") from None
+    return options
 
 
 class LogFilter:
     """The filter stage of a pipeline."""
 
-    def __init__(self, values: dict[str, Any], env: Mapping[str, str]) -> None:
-        self.path, self.env = values["rules_file"], env
+    def __init__(self, options: LogFilterOptions, env: Mapping[str, str]) -> None:
+        self.path, self.env = options.rules_file, env
         self.rules = load_rules(self.path, env)
         self.tally = Tally()
 
@@ -114,4 +124,4 @@ class LogFilter:
         return self.tally.of([rule.name for rule in self.rules.rules])
 
 
-PLUGIN = Plugin("log_filter", "filters", OPTIONS, lambda site, values: LogFilter(values, site.env), check)
+PLUGIN = Plugin("log_filter", "filters", OPTIONS, lambda site, options: LogFilter(options, site.env), check)

@@ -22,7 +22,7 @@ import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,27 @@ from podship.core.connector import Stats
 from podship.core.connector_state import State
 from podship.core.event.envelope import Event
 from podship.errors import ConfigError, PodshipError
-from podship.runtime.options import Option, OptionTable
+from podship.runtime.options import Option, OptionTable, Secret
 from podship.runtime.plugin import InputStatus, Item, Plugin
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, until_written
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardInputOptions:
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    alias: str
+    listen: str
+    port: int
+    max_frame_bytes: int
+    shared_key: Secret | None
+    self_hostname: str
+    username: str
+    password: Secret | None
+    tls_cert_file: str
+    tls_key_file: str
+
 
 OPTIONS = OptionTable(
     plugin="forward",
@@ -62,33 +79,39 @@ OPTIONS = OptionTable(
         Option("tls_cert_file", "str", "", "Serve TLS with this certificate (PEM; may hold the key)."),
         Option("tls_key_file", "str", "", "Key of `tls_cert_file`, when it is a separate file."),
     ),
+    shape=ForwardInputOptions,
 )
 log = logging.getLogger("podship.relay")
 
 
-def check(values: dict[str, Any], path: str) -> None:
-    """A user needs a password and the handshake; the TLS files must load."""
-    values["alias"] = values["alias"] or f"forward-{values['port']}"
-    user, password = bool(values["username"]), values["password"] is not None
+def check(options: ForwardInputOptions, path: str) -> ForwardInputOptions:
+    """A user needs a password and the handshake; the TLS files must load. Returns the options
+    with their alias."""
+    user, password = bool(options.username), options.password is not None
     mistakes = [
         ("username", user != password, "and password go together"),
-        ("username", user and values["shared_key"] is None, "needs shared_key"),
-        ("tls_key_file", bool(values["tls_key_file"]) and not values["tls_cert_file"], "needs tls_cert_file"),
+        ("username", user and options.shared_key is None, "needs shared_key"),
+        ("tls_key_file", bool(options.tls_key_file) and not options.tls_cert_file, "needs tls_cert_file"),
     ]
     for option, wrong, problem in mistakes:
         if wrong:
             raise ConfigError(f"{option} {problem}", file=path, plugin="forward", option=option)
     try:
-        server_context(values)
+        server_context(options)
     except (OSError, ssl.SSLError) as exc:
         raise ConfigError(f"cannot load the TLS files: {exc}", file=path, plugin="forward") from None
+    return replace(options, alias=_alias(options))
 
 
-def server_context(values: dict[str, Any]) -> ssl.SSLContext | None:
-    if not values["tls_cert_file"]:
+def _alias(options: ForwardInputOptions) -> str:
+    return options.alias or f"forward-{options.port}"
+
+
+def server_context(options: ForwardInputOptions) -> ssl.SSLContext | None:
+    if not options.tls_cert_file:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(values["tls_cert_file"], values["tls_key_file"] or None)
+    context.load_cert_chain(options.tls_cert_file, options.tls_key_file or None)
     return context
 
 
@@ -106,14 +129,14 @@ class ForwardInput:
 
     def __init__(
         self,
-        values: dict[str, Any],
+        options: ForwardInputOptions,
         emit: Callable[[Item], Awaitable[None]],
         state_dir: Path,
         dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
         storage: StorageWatch | None = None,
     ) -> None:
-        self.values, self.emit = values, emit
-        self.name: str = values["alias"] or f"forward-{values['port']}"
+        self.options, self.emit = options, emit
+        self.name = _alias(options)
         self.store = Store(state_dir, self.name, dead_letter_max_bytes)
         self.storage = storage if storage is not None else StorageWatch()
         self.stopping = asyncio.Event()
@@ -130,10 +153,10 @@ class ForwardInput:
         """Listen; called before anything runs, so an address in use is a start-up failure."""
         try:
             self._server = await asyncio.start_server(
-                self._serve, self.values["listen"], self.values["port"], ssl=server_context(self.values)
+                self._serve, self.options.listen, self.options.port, ssl=server_context(self.options)
             )
         except OSError as exc:
-            where = f"{self.values['listen']}:{self.values['port']}"
+            where = f"{self.options.listen}:{self.options.port}"
             raise ConfigError(
                 f"cannot listen on {where}: {exc.strerror or exc}", plugin="forward", option="port"
             ) from None
@@ -146,7 +169,7 @@ class ForwardInput:
         assert server is not None
         self.stats.mode, self.stats.state = "live", State.LIVE
         self.listening.set()
-        log.info("relay listening on %s:%d", self.values["listen"], self.port)
+        log.info("relay listening on %s:%d", self.options.listen, self.port)
         async with server:
             await self.stopping.wait()
         for writer in self._writers:  # the senders see the close and send again what is not acked
@@ -154,10 +177,11 @@ class ForwardInput:
         self.stats.mode, self.stats.state = "stopped", State.CLOSED
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        messages = _messages(reader, fwd.Replies(self.values["max_frame_bytes"]))
+        messages = _messages(reader, fwd.Replies(self.options.max_frame_bytes))
         self._writers.add(writer)
         try:
-            if self.values["shared_key"] is None or await self._handshake(messages, writer):
+            key = self.options.shared_key
+            if key is None or await self._handshake(messages, writer, key):
                 async for message in messages:
                     await self._take(message, writer)
         except (ValueError, msgpack.UnpackException) as exc:  # OverLimit, BufferFull: a size too large
@@ -177,7 +201,7 @@ class ForwardInput:
         its reason, said once, and its connection closed, so the sender sends it again elsewhere or
         later; the other connections go on."""
         if isinstance(exc, msgpack.BufferFull):
-            reason = f"a message over max_frame_bytes ({self.values['max_frame_bytes']} bytes)"
+            reason = f"a message over max_frame_bytes ({self.options.max_frame_bytes} bytes)"
         else:
             reason = str(exc) or type(exc).__name__
         self.stats.dead_letters += 1
@@ -186,16 +210,18 @@ class ForwardInput:
         line = self.stats.last_error
         await until_written(lambda: self.store.dead_letter(line, b""), self.storage, self.name)
 
-    async def _handshake(self, messages: AsyncIterator[Any], writer: asyncio.StreamWriter) -> bool:
+    async def _handshake(
+        self, messages: AsyncIterator[Any], writer: asyncio.StreamWriter, shared_key: Secret
+    ) -> bool:
         """HELO, then the client's PING, answered by a PONG; False (after the PONG) on a refusal."""
-        nonce, salt = os.urandom(16), os.urandom(16) if self.values["username"] else b""
+        nonce, salt = os.urandom(16), os.urandom(16) if self.options.username else b""
         writer.write(fwd.helo(nonce, salt))
         message = await anext(messages, None)
         if message is None:
             return False
-        key, users = self.values["shared_key"].reveal(), self._users()
+        key, users = shared_key.reveal(), self._users()
         ping = fwd.check_ping(message, nonce, key, users, salt)
-        hostname = self.values["self_hostname"] or socket.gethostname()
+        hostname = self.options.self_hostname or socket.gethostname()
         writer.write(fwd.pong(ping, nonce, key, hostname))
         await writer.drain()
         if ping.refusal:
@@ -205,11 +231,11 @@ class ForwardInput:
         return not ping.refusal
 
     def _users(self) -> dict[str, str]:
-        password = self.values["password"]
-        return {self.values["username"]: password.reveal()} if password is not None else {}
+        password = self.options.password
+        return {self.options.username: password.reveal()} if password is not None else {}
 
     async def _take(self, message: Any, writer: asyncio.StreamWriter) -> None:
-        decoded = fwd.events_of(message, self.values["max_frame_bytes"])
+        decoded = fwd.events_of(message, self.options.max_frame_bytes)
         await self._set_aside_entries(decoded.bad, _peer(writer))
         chunk = _Chunk(writer, decoded.chunk, len(decoded.events))
         if not decoded.events:
@@ -277,8 +303,8 @@ PLUGIN = Plugin(
     "forward",
     "inputs",
     OPTIONS,
-    lambda site, values: ForwardInput(
-        values, site.emit, site.state_dir, site.dead_letter_max_bytes, storage=site.storage
+    lambda site, options: ForwardInput(
+        options, site.emit, site.state_dir, site.dead_letter_max_bytes, storage=site.storage
     ),
     check,
 )

@@ -25,21 +25,22 @@ from urllib.parse import urlsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK
 
-from podship.core.connector import Connector, Ended, Settings, Stats, Wait
+from podship.core.connector import Connector, Ended, Stats, Wait
 from podship.core.connector_notes import Note
-from podship.core.coverage import Archive, Coverage, Timing
+from podship.core.coverage import Archive, Coverage
 from podship.core.pod import HOUR_MS, iso_utc, stream_url
-from podship.errors import PodshipError, StreamError
+from podship.errors import ConfigError, PodshipError, StreamError
 from podship.inputs.progress import Progress, bar
-from podship.inputs.proofpoint_options import OPTIONS, check
+from podship.inputs.proofpoint_options import OPTIONS, ProofpointOptions, check
 from podship.inputs.proofpoint_words import started, why, words
 from podship.runtime.netio import mapped
+from podship.runtime.options import Secret
 from podship.runtime.plugin import InputStatus, Item, Plugin, Site
 from podship.runtime.state import DEAD_LETTER_MAX_BYTES, Store
 from podship.runtime.storage import StorageWatch, attempt, until_written
 from podship.runtime.tls import client_context
 
-__all__ = ["OPTIONS", "ProofpointInput", "Stats", "check"]
+__all__ = ["OPTIONS", "ProofpointInput", "ProofpointOptions", "Stats", "check"]
 ARCHIVE_QUIET_SECS = 30.0  # an early archive window silent this long has sent what the archive holds
 log = logging.getLogger("podship.input")
 
@@ -49,7 +50,7 @@ class ProofpointInput:
 
     def __init__(
         self,
-        values: dict[str, Any],
+        options: ProofpointOptions,
         state_dir: Path,
         emit: Callable[[Item], Awaitable[None]],
         dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
@@ -57,19 +58,13 @@ class ProofpointInput:
         check_state: bool = True,
         storage: StorageWatch | None = None,
     ) -> None:
-        self.values, self.emit = values, emit
+        self.options, self.emit = options, emit
+        self.api_key = _key(options)
         self.storage = storage if storage is not None else StorageWatch()
-        self.name: str = values["alias"]
-        self.kind: str = values["type"]
-        self.timing = Timing(**{field: int(values[key] * 1000) for field, key in _TIMING.items()})
+        self.name, self.kind = options.alias, options.type
+        self.timing = options.timing()
         self.store = Store(state_dir, self.name, dead_letter_max_bytes, create=check_state)
-        settings = Settings(**{key: values[key] for key in _SETTINGS})
-        context = {
-            "tenant_name": values["tenant"],
-            "connector": self.name,
-            "collector_host": socket.gethostname(),  # a fleet of collectors: which one shipped it
-            "original": values["original_event"] or "compact",  # resolved by engine/originals.py
-        }
+        settings, context = options.settings(), options.context(socket.gethostname())
         self.core = Connector(self.kind, context, settings, random.random, time.monotonic())
         self.failure: PodshipError | None = None
         self.clock_offset_ms = 0
@@ -109,9 +104,9 @@ class ProofpointInput:
         """The coverage, loaded once the server's clock is known (a first start backfills from it)."""
         if self.core.coverage is None:
             first = not self.store.has_checkpoint()
-            coverage = self.store.load(self.timing, now, int(self.values["backfill"] * 1000))
+            coverage = self.store.load(self.timing, now, int(self.options.backfill * 1000))
             self._backfill_to = now + self.timing.reorder_ms if first else 0
-            self.log.info("%s", started(coverage, first, self.values["backfill"]))
+            self.log.info("%s", started(coverage, first, self.options.backfill))
             if first:  # saved at once: a start that dies before its first batch must not move the
                 # backfill's start to its successor's clock (the next batch retries a failed write)
                 attempt(lambda: self.store.commit(coverage), self.storage, self.name)
@@ -147,10 +142,10 @@ class ProofpointInput:
 
     async def run(self) -> None:
         """Until stopped, or until the server refuses us for a reason no retry can fix."""
-        if not self.values["tls_verify"]:
+        if not self.options.tls_verify:
             self.log.warning(
                 "TLS verification is OFF for %s: anyone on the path can read this mail log",
-                self.values["url"],
+                self.options.url,
             )
         while not self.stopping.is_set():
             action = self.core.plan(self.server_now(), time.monotonic())
@@ -188,9 +183,7 @@ class ProofpointInput:
         self.log.log(note.level, "%s", words(note))
 
     async def _live(self) -> None:
-        async with self.open_stream(
-            stream_url(self.values["url"], self.values["cluster_id"], self.kind)
-        ) as ws:
+        async with self.open_stream(stream_url(self.options.url, self.options.cluster_id, self.kind)) as ws:
             now = self.server_now()
             until = self.core.opened_live(self.load(now), now)
             due = "" if until is None else f", until {iso_utc(until)} when an archive repair is due"
@@ -204,7 +197,7 @@ class ProofpointInput:
         self.log.log(logging.DEBUG if self.core.quiet else logging.INFO, line, *args)
 
     async def _archive(self, window: Archive) -> None:
-        url = stream_url(self.values["url"], self.values["cluster_id"], self.kind, window.since, window.to)
+        url = stream_url(self.options.url, self.options.cluster_id, self.kind, window.since, window.to)
         holes = len(self.coverage.holes) if self.coverage else 0
         started, events = time.monotonic(), self.stats.events
         async with self.open_stream(url) as ws:
@@ -297,22 +290,22 @@ class ProofpointInput:
             await connection.close()
 
     def _connect_options(self) -> dict[str, Any]:
-        proxy = self.values["proxy"]
+        proxy = self.options.proxy
         return {
-            "additional_headers": {"Authorization": f"Bearer {self.values['api_key'].reveal()}"},
-            "open_timeout": self.values["open_timeout"],
-            "ping_interval": self.values["keepalive_interval"],
-            "ping_timeout": self.values["keepalive_interval"],
+            "additional_headers": {"Authorization": f"Bearer {self.api_key.reveal()}"},
+            "open_timeout": self.options.open_timeout,
+            "ping_interval": self.options.keepalive_interval,
+            "ping_timeout": self.options.keepalive_interval,
             # Frames above our cap are still received (then dead-lettered) unless they are huge:
             # a frame the library refuses is re-sent by the server forever.
-            "max_size": (None, max(16 * self.values["max_frame_bytes"], 256 << 20)),
+            "max_size": (None, max(16 * self.options.max_frame_bytes, 256 << 20)),
             "proxy": {"env": True, "none": None}.get(proxy, proxy),
-            "ssl": self._tls() if self.values["url"].startswith("wss:") else None,
+            "ssl": self._tls() if self.options.url.startswith("wss:") else None,
             "logger": logging.getLogger("podship.websockets"),
         }
 
     def _tls(self) -> ssl.SSLContext:
-        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"])
+        return client_context(self.options.tls_ca_file, verify=self.options.tls_verify)
 
     async def _pump(self, connection: ClientConnection) -> None:
         """Frames into the pipeline until the connection ends normally (a drop raises StreamError)."""
@@ -333,18 +326,16 @@ class ProofpointInput:
             await self.emit(Item(received.event, self, received.event_id, received.ts))
 
 
-_TIMING = {  # Timing field -> option, in seconds
-    "reorder_ms": "reorder_window",
-    "archive_delay_ms": "archive_delay",
-    "resume_ms": "live_resume",
-    "lag_ms": "archive_lag",
-}
-_SETTINGS = ("reconnect_min", "reconnect_max", "release_wait", "max_frame_bytes")
+def _key(options: ProofpointOptions) -> Secret:
+    """The API key, which `check` made sure of (from the environment or the key file)."""
+    if options.api_key is None:
+        raise ConfigError("is required (or api_key_file)", plugin=OPTIONS.plugin, option="api_key")
+    return options.api_key
 
 
-def _build(site: Site, values: dict[str, Any]) -> ProofpointInput:
+def _build(site: Site, options: ProofpointOptions) -> ProofpointInput:
     source = ProofpointInput(
-        values, site.state_dir, site.emit, site.dead_letter_max_bytes, storage=site.storage
+        options, site.state_dir, site.emit, site.dead_letter_max_bytes, storage=site.storage
     )
     source.once = site.once
     return source

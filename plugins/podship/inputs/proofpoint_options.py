@@ -1,10 +1,11 @@
-"""The `proofpoint_pod` input's options table and the checks that span several options."""
+"""The `proofpoint_pod` input's options table, its options object, the checks that span several
+options, and the one mapping of the options onto the core's dataclasses."""
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from podship.core.connector import Settings
@@ -17,6 +18,67 @@ from podship.runtime.options import Option, OptionTable, Secret
 
 DAY = 86400.0
 _TIMING, _SETTINGS = Timing(), Settings()  # the core's defaults are the options' defaults
+
+
+@dataclass(frozen=True, slots=True)
+class ProofpointOptions:
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    alias: str
+    tenant: str
+    cluster_id: str
+    api_key: Secret | None  # None until `check` (or the key file) supplies it
+    api_key_file: str
+    type: str
+    original_event: str
+    url: str
+    backfill: float
+    keepalive_interval: float
+    max_frame_bytes: int
+    reconnect_min: float
+    reconnect_max: float
+    open_timeout: float
+    proxy: str
+    tls_ca_file: str
+    tls_verify: bool
+    archive_delay: float
+    reorder_window: float
+    live_resume: float
+    archive_lag: float
+    release_wait: float
+
+    # The one place where the options meet the core's dataclasses (seconds become milliseconds).
+
+    def timing(self) -> Timing:
+        return Timing(
+            reorder_ms=_ms(self.reorder_window),
+            archive_delay_ms=_ms(self.archive_delay),
+            resume_ms=_ms(self.live_resume),
+            lag_ms=_ms(self.archive_lag),
+        )
+
+    def settings(self) -> Settings:
+        return Settings(
+            reconnect_min=self.reconnect_min,
+            reconnect_max=self.reconnect_max,
+            release_wait=self.release_wait,
+            max_frame_bytes=self.max_frame_bytes,
+        )
+
+    def context(self, collector_host: str) -> dict[str, str]:
+        """What the core writes into every record of this connector."""
+        return {
+            "tenant_name": self.tenant,
+            "connector": self.alias,
+            "collector_host": collector_host,  # a fleet of collectors: which one shipped it
+            "original": self.original_event or "compact",  # resolved by engine/originals.py
+        }
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
 OPTIONS = OptionTable(
     plugin="proofpoint_pod",
     kind="input",
@@ -148,42 +210,34 @@ OPTIONS = OptionTable(
             maximum=600,
         ),
     ),
+    shape=ProofpointOptions,
 )
 
 
-def check(values: dict[str, Any], path: str) -> None:
-    """Checks that span options: the key source, the URL scheme, the connector name."""
-    values["type"] = canonical_type(values["type"])
-    values["alias"] = values["alias"] or "-".join(filter(None, (values["tenant"], values["type"])))
-    if not values["alias"].isascii() or not values["alias"].isprintable() or "/" in values["alias"]:
+def check(options: ProofpointOptions, path: str) -> ProofpointOptions:
+    """Checks that span options: the key source, the URL scheme, the connector name. Returns the
+    options completed: the canonical type, the default alias, the key read from its file."""
+    kind = canonical_type(options.type)
+    alias = options.alias or "-".join(filter(None, (options.tenant, kind)))
+    if not alias.isascii() or not alias.isprintable() or "/" in alias:
         raise ConfigError(
             "connector name must be printable ASCII without '/' (e.g. acme-message)",
             file=path,
             plugin=OPTIONS.plugin,
             option="alias",
         )
-    values["api_key"] = _api_key(values, path)
-    _check_url(values["url"], path)
+    key = _api_key(options, path)
+    _check_url(options.url, path)
+    return replace(options, type=kind, alias=alias, api_key=key)
 
 
-def _api_key(values: dict[str, Any], path: str) -> Secret:
-    if values["api_key"] is not None and values["api_key_file"]:
+def _api_key(options: ProofpointOptions, path: str) -> Secret:
+    if options.api_key is not None and options.api_key_file:
         raise ConfigError(
             "set api_key or api_key_file, not both", file=path, plugin=OPTIONS.plugin, option="api_key_file"
         )
-    if values["api_key_file"]:
-        try:
-            key = Path(values["api_key_file"]).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot read the key file {values['api_key_file']}: {exc.strerror}",
-                file=path,
-                plugin=OPTIONS.plugin,
-                option="api_key_file",
-            ) from None
-        values["api_key"] = Secret(key)
-    secret = values["api_key"]
-    if not isinstance(secret, Secret) or not secret.reveal():
+    secret = _key_file(options.api_key_file, path) if options.api_key_file else options.api_key
+    if secret is None or not secret.reveal():
         raise ConfigError(
             "is required (or api_key_file); use ${POD_API_KEY} to read it from the environment",
             file=path,
@@ -191,6 +245,18 @@ def _api_key(values: dict[str, Any], path: str) -> Secret:
             option="api_key",
         )
     return secret
+
+
+def _key_file(name: str, path: str) -> Secret:
+    try:
+        return Secret(Path(name).read_text(encoding="utf-8").strip())
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the key file {name}: {exc.strerror}",
+            file=path,
+            plugin=OPTIONS.plugin,
+            option="api_key_file",
+        ) from None
 
 
 def _check_url(url: str, path: str) -> None:

@@ -28,76 +28,13 @@ from podship.core import records
 from podship.core.event.envelope import ORIGINAL_KEY, Event
 from podship.core.models import renderer, slim
 from podship.core.records import DEFAULT, Record
-from podship.errors import ConfigError, OutputError, PodshipError, RecordError
-from podship.runtime.fragments import (
-    MODEL_OPTIONS,
-    RECONNECT_MAX,
-    TAGS,
-    TLS_CLIENT_CERTIFICATE,
-    tls_verification,
-)
+from podship.errors import OutputError, PodshipError, RecordError
+from podship.outputs.forward_options import OPTIONS, ForwardOptions, check
 from podship.runtime.netio import mapped
-from podship.runtime.options import Option, OptionTable
+from podship.runtime.options import Secret
 from podship.runtime.plugin import Encoded, Plugin
 from podship.runtime.tls import client_context
 
-OPTIONS = OptionTable(
-    plugin="forward",
-    kind="output",
-    summary="Sends records with the Fluent Forward protocol (PackedForward, chunk acks, TLS, shared key).",
-    options=(
-        Option("host", "str", "127.0.0.1", "Receiver host (Fluent Bit in_forward, Fluentd, Vector fluent)."),
-        Option("port", "int", 24224, "Receiver port.", minimum=1, maximum=65535),
-        Option(
-            "servers", "list", [], "`host:port` receivers tried in turn on failure (overrides host and port)."
-        ),
-        Option("tag", "str", "pod.{event_type}", "Tag template; `{field}` reads a top-level record field."),
-        Option("require_ack", "bool", True, "Wait for the receiver's ack of every chunk (the safe path)."),
-        Option(
-            "ack_timeout",
-            "duration",
-            30.0,
-            "Chunks of a batch not acked in this time are sent again.",
-            minimum=0.05,
-        ),
-        Option(
-            "compress",
-            "str",
-            "none",
-            "Compress chunks (Vector and Fluent Bit accept gzip).",
-            choices=("none", "gzip"),
-        ),
-        Option(
-            "max_frame_bytes",
-            "size",
-            5_000_000,
-            "Chunks stay under this (Fluent Bit's limit is 6,144,000).",
-            minimum=1024,
-        ),
-        Option(
-            "oversize",
-            "str",
-            "dead_letter",
-            "A single record over the limit: set aside, or trim its largest parts.",
-            choices=("dead_letter", "trim"),
-        ),
-        Option("tls", "bool", False, "Connect with TLS."),
-        *tls_verification("receiver"),
-        *TLS_CLIENT_CERTIFICATE,
-        Option(
-            "shared_key", "secret", None, "Secure-forward shared key; `${VAR}` reads it from the environment."
-        ),
-        Option("self_hostname", "str", "", "Our hostname in the handshake (default: this host's name)."),
-        Option("username", "str", "", "User for receivers that require one (Security.Users)."),
-        Option("password", "secret", None, "Password of `username`."),
-        Option(
-            "connect_timeout", "duration", 10.0, "Time allowed for TCP, TLS and the handshake.", minimum=0.05
-        ),
-        RECONNECT_MAX,
-        TAGS,
-        *MODEL_OPTIONS,
-    ),
-)
 log = logging.getLogger("podship.forward")
 
 
@@ -110,23 +47,23 @@ class Refused(PodshipError):
 class ForwardOutput:
     name = "forward"
 
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.values = values
-        self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # the entry is in this model; the tag reads the syslog-index record
-        self.targets = [_target(spec) for spec in values.get("servers") or []] or [
-            (values["host"], values["port"])
-        ]
+    def __init__(self, options: ForwardOptions) -> None:
+        self.options = options
+        self.tags = frozenset(options.tags)
+        # the entry is in this model; the tag reads the syslog-index record
+        # the entry is in this model; the tag reads the syslog-index record
+        self.render = renderer(options.schema, options.original)
+        self.targets = [_target(spec) for spec in options.servers] or [(options.host, options.port)]
         self.current = 0
         self._stream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self._replies = fwd.Replies()
-        self.reconnect_max: float = values["reconnect_max"]
+        self.reconnect_max = options.reconnect_max
         self._chunks: dict[str, bytes] = {}  # the batch being delivered: what is not acked yet
         self.sent_chunks = self.resent_chunks = self.oversize = self.refused_handshakes = 0
 
     async def start(self) -> None:
-        if self.values["tls"] and not self.values["tls_verify"]:
-            log.warning("TLS verification is OFF for the forward receiver %s", self.values["host"])
+        if self.options.tls and not self.options.tls_verify:
+            log.warning("TLS verification is OFF for the forward receiver %s", self.options.host)
 
     async def close(self) -> None:
         if self._stream is not None:
@@ -138,18 +75,18 @@ class ForwardOutput:
     def encode(self, event: Event) -> Encoded:
         """The packed entry, tagged; a record over the frame limit is trimmed (by `oversize`) or
         refused, so that the pipeline sets it aside instead of sending it again forever."""
-        limit = self.values["max_frame_bytes"] - 1024
-        tag = fwd.tag_for(self.values["tag"], records.header(event))
+        limit = self.options.max_frame_bytes - 1024
+        tag = fwd.tag_for(self.options.tag, records.header(event))
         packed = fwd.entry(event.ts, self.render(event))
         if len(packed) <= limit:
             return Encoded(packed, tag)
         self.oversize += 1
-        if self.values["oversize"] == "trim":
+        if self.options.oversize == "trim":
             for record in _trimmed(event, self.render):
                 packed = fwd.entry(event.ts, record)
                 if len(packed) <= limit:
                     return Encoded(packed, tag)
-        size = self.values["max_frame_bytes"]
+        size = self.options.max_frame_bytes
         raise RecordError(f"record of {len(packed)} bytes packed is over max_frame_bytes ({size})")
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
@@ -171,12 +108,12 @@ class ForwardOutput:
 
     def _chunked(self, batch: list[Encoded]) -> dict[str, bytes]:
         """Chunk id -> frame, a chunk per tag, each under `max_frame_bytes`."""
-        compress, by_tag = self.values["compress"] == "gzip", defaultdict(list)
+        compress, by_tag = self.options.compress == "gzip", defaultdict(list)
         for encoded in batch:
             by_tag[encoded.group].append(encoded.data)
         chunks: dict[str, bytes] = {}
         for tag, entries in by_tag.items():
-            for group in fwd.split(entries, self.values["max_frame_bytes"] - 1024):
+            for group in fwd.split(entries, self.options.max_frame_bytes - 1024):
                 chunk_id = base64.b64encode(os.urandom(16)).decode()
                 chunks[chunk_id] = fwd.packed_forward(tag, group, chunk_id, compress=compress)
         return chunks
@@ -194,8 +131,8 @@ class ForwardOutput:
         reader, writer = await self._connected()
         writer.writelines(chunks.values())
         await writer.drain()
-        if self.values["require_ack"]:
-            await asyncio.wait_for(self._acks(reader, chunks), self.values["ack_timeout"])
+        if self.options.require_ack:
+            await asyncio.wait_for(self._acks(reader, chunks), self.options.ack_timeout)
         else:
             self.sent_chunks += len(chunks)
             chunks.clear()
@@ -223,7 +160,7 @@ class ForwardOutput:
 
     async def _connected(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self._stream is None:
-            self._stream = await asyncio.wait_for(self._open(), self.values["connect_timeout"])
+            self._stream = await asyncio.wait_for(self._open(), self.options.connect_timeout)
         return self._stream
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -231,19 +168,21 @@ class ForwardOutput:
         reader, writer = await asyncio.open_connection(host, port, ssl=self._tls())
         self._replies = fwd.Replies()
         try:
-            if self.values["shared_key"] is not None:
-                await self._handshake(reader, writer)
+            if self.options.shared_key is not None:
+                await self._handshake(reader, writer, self.options.shared_key)
         except BaseException:  # a failed or cancelled handshake must not leak the socket
             writer.close()
             raise
         return reader, writer
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, shared_key: Secret
+    ) -> None:
         helo = fwd.parse_helo(await self._one(reader))
-        salt, hostname = os.urandom(16).hex(), self.values["self_hostname"] or socket.gethostname()
-        key, password = self.values["shared_key"].reveal(), self.values["password"]
+        salt, hostname = os.urandom(16).hex(), self.options.self_hostname or socket.gethostname()
+        key, password = shared_key.reveal(), self.options.password
         secret = password.reveal() if password else ""
-        writer.write(fwd.ping(helo, hostname, key, salt, username=self.values["username"], password=secret))
+        writer.write(fwd.ping(helo, hostname, key, salt, username=self.options.username, password=secret))
         await writer.drain()
         try:
             pong = await self._one(reader)
@@ -258,10 +197,14 @@ class ForwardOutput:
                 return messages[0]
 
     def _tls(self) -> ssl.SSLContext | None:
-        if not self.values["tls"]:
+        if not self.options.tls:
             return None
-        files = {"cert_file": self.values["tls_cert_file"], "key_file": self.values["tls_key_file"]}
-        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"], **files)
+        return client_context(
+            self.options.tls_ca_file,
+            verify=self.options.tls_verify,
+            cert_file=self.options.tls_cert_file,
+            key_file=self.options.tls_key_file,
+        )
 
     def _disconnect(self) -> None:
         if self._stream is not None:
@@ -272,16 +215,6 @@ class ForwardOutput:
 def _target(spec: str) -> tuple[str, int]:
     host, _, port = spec.rpartition(":")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def check(values: dict[str, Any], path: str) -> None:
-    """`servers` entries are `host:port`."""
-    for spec in values["servers"]:
-        host, _, port = spec.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ConfigError(
-                f"expected host:port, got {spec!r}", file=path, plugin="forward", option="servers"
-            )
 
 
 def _describe(exc: BaseException) -> str:
@@ -324,4 +257,4 @@ def _listed(record: Record, trimmed: list[str]) -> Record:
     return record
 
 
-PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, values: ForwardOutput(values), check)
+PLUGIN = Plugin("forward", "outputs", OPTIONS, lambda site, options: ForwardOutput(options), check)

@@ -13,15 +13,25 @@ import os
 import stat
 import sys
 from collections import Counter
-from typing import Any, BinaryIO
+from dataclasses import dataclass
+from typing import BinaryIO
 
 from podship.core.encode_json import ndjson_line
 from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import OutputError, ReaderClosed
-from podship.runtime.fragments import MODEL_OPTIONS, TAGS
+from podship.runtime.fragments import MODEL_OPTIONS, TAGS, ModelChoice
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Encoded, Plugin
+
+
+@dataclass(frozen=True, slots=True)
+class StdoutOptions(ModelChoice):
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    format: str
+    tags: tuple[str, ...]
+
 
 OPTIONS = OptionTable(
     plugin="stdout",
@@ -38,6 +48,7 @@ OPTIONS = OptionTable(
         TAGS,
         *MODEL_OPTIONS,
     ),
+    shape=StdoutOptions,
 )
 
 
@@ -45,10 +56,10 @@ class StdoutOutput:
     name = "stdout"
     reconnect_max = 30.0
 
-    def __init__(self, values: dict[str, Any], stream: BinaryIO | None = None) -> None:
-        self.values = values
-        self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)
+    def __init__(self, options: StdoutOptions, stream: BinaryIO | None = None) -> None:
+        self.options = options
+        self.tags = frozenset(options.tags)
+        self.render = renderer(options.schema, options.original)
         self.stream = stream if stream is not None else sys.stdout.buffer
         self._done = 0  # bytes of the batch being sent that are written already
 
@@ -106,4 +117,4 @@ def _last_byte(fd: int) -> bytes:
         return file.read(1)
 
 
-PLUGIN = Plugin("stdout", "outputs", OPTIONS, lambda site, values: StdoutOutput(values))
+PLUGIN = Plugin("stdout", "outputs", OPTIONS, lambda site, options: StdoutOutput(options))

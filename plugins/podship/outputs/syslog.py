@@ -14,19 +14,44 @@ import contextlib
 import logging
 import os
 import ssl
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from podship.core import encode_syslog as syslog
 from podship.core import records
 from podship.core.event.envelope import Event
 from podship.core.models import renderer
 from podship.errors import StreamError
-from podship.runtime.fragments import MODEL_OPTIONS, RECONNECT_MAX, TAGS, tls_verification
+from podship.runtime.fragments import MODEL_OPTIONS, RECONNECT_MAX, TAGS, ModelChoice, tls_verification
 from podship.runtime.netio import mapped
 from podship.runtime.options import Option, OptionTable
 from podship.runtime.plugin import Encoded, Plugin
 from podship.runtime.tls import client_context
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogOptions(ModelChoice):
+    """What `OPTIONS` validates to (the table checks these fields against its options)."""
+
+    host: str
+    port: int
+    mode: str
+    format: str
+    framing: str
+    udp_max_bytes: int
+    max_message_bytes: int
+    facility: str
+    severity: str
+    app_name: str
+    hostname: str
+    sd_id: str
+    sd_fields: tuple[str, ...]
+    tls_ca_file: str
+    tls_verify: bool
+    connect_timeout: float
+    reconnect_max: float
+    tags: tuple[str, ...]
+
 
 _LAYOUT = syslog.Layout()  # the encoder's defaults are the options' defaults
 OPTIONS = OptionTable(
@@ -85,6 +110,7 @@ OPTIONS = OptionTable(
         TAGS,
         *MODEL_OPTIONS,
     ),
+    shape=SyslogOptions,
 )
 log = logging.getLogger("podship.syslog")
 
@@ -92,35 +118,34 @@ log = logging.getLogger("podship.syslog")
 class SyslogOutput:
     name = "syslog"
 
-    def __init__(self, values: dict[str, Any], state_dir: Path | None = None) -> None:
-        self.values = values
-        self.tags = frozenset(values.get("tags") or ())
-        self.render = renderer(values)  # MSG is in this model; the header reads the syslog-index record
-        fields = ("format", "facility", "severity", "app_name", "hostname", "sd_id")
-        self.layout = syslog.Layout(
-            **{key: values[key] for key in fields}, sd_fields=tuple(values["sd_fields"])
-        )
-        self.framing = "octet_counting" if values["mode"] == "tls" else values["framing"]
-        self.reconnect_max: float = values["reconnect_max"]
+    def __init__(self, options: SyslogOptions, state_dir: Path | None = None) -> None:
+        self.options = options
+        self.tags = frozenset(options.tags)
+        # MSG is in this model; the header reads the syslog-index record
+        # MSG is in this model; the header reads the syslog-index record
+        self.render = renderer(options.schema, options.original)
+        self.layout = _layout(options)
+        self.framing = "octet_counting" if options.mode == "tls" else options.framing
+        self.reconnect_max = options.reconnect_max
         self._pid = os.getpid()
         self._writer: asyncio.StreamWriter | None = None
         self._udp: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
-        if self.values["mode"] == "tls" and not self.values["tls_verify"]:
-            log.warning("TLS verification is OFF for the syslog receiver %s", self.values["host"])
+        if self.options.mode == "tls" and not self.options.tls_verify:
+            log.warning("TLS verification is OFF for the syslog receiver %s", self.options.host)
 
     def encode(self, event: Event) -> Encoded:
         """One message: a datagram (UDP) or a framed message on the stream."""
-        udp = self.values["mode"] == "udp"
-        limit = self.values["udp_max_bytes" if udp else "max_message_bytes"]
+        udp = self.options.mode == "udp"
+        limit = self.options.udp_max_bytes if udp else self.options.max_message_bytes
         data = syslog.message(records.header(event), self.layout, self._pid, limit, self.render(event))
         return Encoded(data if udp else syslog.frame(data, self.framing))
 
     async def send(self, batch: list[Encoded], attempt: int) -> None:
         """Over TCP and TLS a broken connection is closed, so that the next attempt reconnects and
         sends the whole batch again (at-least-once)."""
-        if self.values["mode"] == "udp":
+        if self.options.mode == "udp":
             await self._datagrams(batch)
             return
         try:
@@ -130,31 +155,31 @@ class SyslogOutput:
             raise
 
     async def _stream_write(self, payload: bytes) -> None:
-        with mapped(f"{self.values['host']}:{self.values['port']}"):
+        with mapped(f"{self.options.host}:{self.options.port}"):
             writer = self._writer or await self._connect()
             writer.write(payload)
             await writer.drain()
 
     async def _connect(self) -> asyncio.StreamWriter:
-        opening = asyncio.open_connection(self.values["host"], self.values["port"], ssl=self._tls())
-        _, writer = await asyncio.wait_for(opening, self.values["connect_timeout"])
+        opening = asyncio.open_connection(self.options.host, self.options.port, ssl=self._tls())
+        _, writer = await asyncio.wait_for(opening, self.options.connect_timeout)
         self._writer = writer
         return writer
 
     async def _datagrams(self, batch: list[Encoded]) -> None:
         if self._udp is None:
             loop = asyncio.get_running_loop()
-            with mapped(f"{self.values['host']}:{self.values['port']}"):
+            with mapped(f"{self.options.host}:{self.options.port}"):
                 self._udp, _ = await loop.create_datagram_endpoint(
-                    asyncio.DatagramProtocol, remote_addr=(self.values["host"], self.values["port"])
+                    asyncio.DatagramProtocol, remote_addr=(self.options.host, self.options.port)
                 )
         for datagram in batch:
             self._udp.sendto(datagram.data)
 
     def _tls(self) -> ssl.SSLContext | None:
-        if self.values["mode"] != "tls":
+        if self.options.mode != "tls":
             return None
-        return client_context(self.values["tls_ca_file"], verify=self.values["tls_verify"])
+        return client_context(self.options.tls_ca_file, verify=self.options.tls_verify)
 
     def _close_stream(self) -> None:
         if self._writer is not None:
@@ -172,4 +197,16 @@ class SyslogOutput:
             self._udp = None
 
 
-PLUGIN = Plugin("syslog", "outputs", OPTIONS, lambda site, values: SyslogOutput(values, site.state_dir))
+def _layout(options: SyslogOptions) -> syslog.Layout:
+    return syslog.Layout(
+        format=options.format,
+        facility=options.facility,
+        severity=options.severity,
+        app_name=options.app_name,
+        hostname=options.hostname,
+        sd_id=options.sd_id,
+        sd_fields=options.sd_fields,
+    )
+
+
+PLUGIN = Plugin("syslog", "outputs", OPTIONS, lambda site, options: SyslogOutput(options, site.state_dir))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from podship.core.models import DEFAULT, MODELS, ORIGINAL_PLACES
 from podship.core.records import ORIGINALS
 from podship.runtime.options import Option
@@ -34,6 +36,16 @@ MODEL_OPTIONS = (
         choices=ORIGINAL_PLACES,
     ),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """The fields MODEL_OPTIONS give an output's options class (which derives from this one), so
+    that the configuration can resolve every output's `original` without knowing the output."""
+
+    schema: str
+    original: str
+    schema_original: str
 
 
 TAGS = Option("tags", "list", [], "Take only records that a `tag` rule gave one of these tags (empty: all).")

@@ -1,17 +1,23 @@
 """One declarative options table per plugin.
 
-From each table come validation (unknown keys, wrong types, ranges), `podship options` help and the
-option tables in the README, so the three can never disagree.
+From each table come validation (unknown keys, wrong types, ranges), `podship options` help, the
+option tables in the README, and the frozen options object the plugin reads (its `shape`, a
+dataclass whose fields the table checks at import), so none of them can disagree.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from podship.core.units import parse_duration, parse_size, render_duration, render_size
 from podship.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Secret:
@@ -143,15 +149,36 @@ class Option:
 _CEILINGS = {"size": float(1 << 40), "int": float(1 << 40), "duration": 10 * 365 * 86400.0}
 
 
+# What each option type becomes in a plugin's options object (a list is frozen into a tuple).
+PYTHON_TYPES: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "duration": float,
+    "size": int,
+    "secret": Secret,
+    "list": tuple[str, ...],
+}
+Shape_co = TypeVar("Shape_co", bound="DataclassInstance", covariant=True)
+
+
 @dataclass(frozen=True)
-class OptionTable:
-    """The options of one plugin; `validate` turns a raw mapping into typed values."""
+class OptionTable(Generic[Shape_co]):
+    """The options of one plugin; `validate` turns a raw mapping into its frozen `shape`."""
 
     plugin: str
     kind: str
     summary: str
     options: tuple[Option, ...]
+    shape: type[Shape_co]
     generic: tuple[str, ...] = field(default=("name",))
+
+    def __post_init__(self) -> None:
+        """The options class and the table must not drift apart: checked once, at import."""
+        problems = shape_problems(self.shape, self.options)
+        if problems:
+            raise TypeError(f"{self.shape.__name__} does not match the {self.plugin} table: {problems[0]}")
 
     def names(self) -> list[str]:
         return [option.name for option in self.options]
@@ -159,23 +186,38 @@ class OptionTable:
     def secrets(self) -> list[str]:
         return [option.name for option in self.options if option.secret]
 
-    def shown(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    def shown(self, values: object) -> dict[str, Any]:
         """Values as a pipeline file writes them (`1s`, `64MiB`, secrets `***`): `podship check`
         prints what it would accept back."""
-        kinds = {option.name: option for option in self.options}
-        return {name: _shown(kinds.get(name), value) for name, value in values.items()}
+        return {option.name: _shown(option, value) for option, value in self._pairs(values)}
 
-    def validate(self, raw: Mapping[str, Any], *, file: str = "") -> dict[str, Any]:
+    def mapping(self, values: object) -> dict[str, Any]:
+        """The values by option name, for what works on every plugin by name (`alias`, the paths)."""
+        return {option.name: value for option, value in self._pairs(values)}
+
+    def own(self, values: object) -> Shape_co:
+        """`values` as this table's options object (a plugin handed another's is a bug)."""
+        if not isinstance(values, self.shape):
+            raise TypeError(f"{self.plugin}: expected {self.shape.__name__}, got {type(values).__name__}")
+        return values
+
+    def replaced(self, values: object, **changes: Any) -> Shape_co:
+        """A copy with `changes`: options objects are frozen once validated."""
+        return dataclasses.replace(self.own(values), **changes)
+
+    def validate(self, raw: Mapping[str, Any], *, file: str = "") -> Shape_co:
         unknown = sorted(set(raw) - set(self.names()) - set(self.generic))
         if unknown:
             allowed = ", ".join(self.names())
             raise ConfigError(
                 f"unknown option; allowed: {allowed}", file=file, plugin=self.plugin, option=unknown[0]
             )
-        values = {}
-        for option in self.options:
-            values[option.name] = self._value(option, raw, file)
-        return values
+        values = {option.name: _frozen(self._value(option, raw, file)) for option in self.options}
+        return self.shape(**values)
+
+    def _pairs(self, values: object) -> list[tuple[Option, Any]]:
+        own = self.own(values)
+        return [(option, getattr(own, option.name)) for option in self.options]
 
     def _value(self, option: Option, raw: Mapping[str, Any], file: str) -> Any:
         if option.name not in raw or raw[option.name] is None:
@@ -188,12 +230,44 @@ class OptionTable:
             raise exc.located(file=file, plugin=self.plugin) from None
 
 
-def _shown(option: Option | None, value: Any) -> Any:
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _shown(option: Option, value: Any) -> Any:
     if isinstance(value, Secret):
         return "***"
-    if option is not None and option.type in ("duration", "size") and isinstance(value, int | float):
+    if option.type in ("duration", "size") and isinstance(value, int | float):
         return option.render(value)
-    return value
+    return list(value) if isinstance(value, tuple) else value  # YAML writes lists, not tuples
+
+
+def shape_problems(shape: type[DataclassInstance], options: tuple[Option, ...]) -> list[str]:
+    """How an options class differs from its table: a missing or extra field, or a field whose
+    type is not what the option's type converts to (`| None` where the default is None)."""
+    hints = typing.get_type_hints(shape)
+    wanted = {option.name: _python_type(option) for option in options}
+    fields = {item.name for item in dataclasses.fields(shape)}
+    problems = [f"no field for option {name!r}" for name in wanted if name not in fields]
+    problems += [f"field {name!r} is no option" for name in sorted(fields - set(wanted))]
+    problems += [
+        f"field {name!r} is {hints[name]}, the option gives {kind}"
+        for name, kind in wanted.items()
+        if name in fields and hints[name] != kind
+    ]
+    problems += [f"option {o.name!r} has a default of another type" for o in options if not _fits(o)]
+    return problems
+
+
+def _fits(option: Option) -> bool:
+    """The default is what the field holds when the file says nothing: it must be of its type."""
+    kind = PYTHON_TYPES[option.type]
+    return option.default is None or isinstance(_frozen(option.default), typing.get_origin(kind) or kind)
+
+
+def _python_type(option: Option) -> Any:
+    kind = PYTHON_TYPES[option.type]
+    return kind | None if option.default is None and not option.required else kind
 
 
 def render_default(option: Option) -> str:
@@ -210,7 +284,7 @@ def render_default(option: Option) -> str:
     return str(option.default)
 
 
-def markdown_table(table: OptionTable) -> str:
+def markdown_table(table: OptionTable[DataclassInstance]) -> str:
     """The README's table for one plugin (a test keeps the README in sync with this)."""
     lines = [
         f"#### `{table.plugin}` ({table.kind})",
@@ -226,7 +300,7 @@ def markdown_table(table: OptionTable) -> str:
     return "\n".join(lines)
 
 
-def text_help(table: OptionTable) -> Iterable[str]:
+def text_help(table: OptionTable[DataclassInstance]) -> Iterable[str]:
     yield f"{table.plugin} ({table.kind}): {table.summary}"
     for option in table.options:
         default = render_default(option)

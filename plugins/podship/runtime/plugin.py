@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from podship.core.connector import Stats
 from podship.core.coverage import Coverage
@@ -16,6 +16,9 @@ from podship.core.rules import Decision
 from podship.errors import PodshipError
 from podship.runtime.options import OptionTable
 from podship.runtime.storage import StorageWatch
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Input(Protocol):
@@ -116,18 +119,50 @@ class Site:
     once: bool = False  # `run --once`: an input stops once caught up with the present
 
 
+Shape = TypeVar("Shape", bound="DataclassInstance")  # a plugin's options class (its table's shape)
 Built = TypeVar("Built", Input, Filter, Output)  # what a plugin builds: one of the three
 
 
 @dataclass(frozen=True)
-class Plugin(Generic[Built]):
-    """One plugin: its name in the pipeline file, its section, its options, its cross-option check
-    (`check(values, file)`, raising ConfigError) and how it is built from validated values: an
-    Input, a Filter or an Output (mypy checks what `build` returns against that protocol where
-    the plugin declares its PLUGIN)."""
+class Plugin(Generic[Shape, Built]):
+    """One plugin: its name in the pipeline file, its section, its options table (whose `shape` is
+    the frozen options class its values become), its cross-option check (`check(options, file)`,
+    raising ConfigError, returning them completed: a default alias, a key read from its file) and
+    how it is built from its validated options: an Input, a Filter or an Output (mypy checks what
+    `build` returns against that protocol, and what `build` and `check` take against the table's
+    class, where the plugin declares its PLUGIN)."""
 
     name: str
     section: str  # inputs, filters or outputs
-    options: OptionTable
-    build: Callable[[Site, dict[str, Any]], Built]
-    check: Callable[[dict[str, Any], str], None] | None = None
+    options: OptionTable[Shape]
+    build: Callable[[Site, Shape], Built]
+    check: Callable[[Shape, str], Shape] | None = None
+
+    def checked(self, values: object, file: str) -> Shape:
+        own = self.options.own(values)
+        return own if self.check is None else self.check(own, file)
+
+    def built(self, site: Site, values: object) -> Built:
+        return self.build(site, self.options.own(values))
+
+
+Built_co = TypeVar("Built_co", covariant=True)
+
+
+class Registered(Protocol[Built_co]):
+    """A plugin as the registry and the engine hold it, whatever the class of its options: they
+    hand each plugin back the options its own table validated (another plugin's options are a
+    TypeError), and get back what it builds, typed per section (`Registered[Input]`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def section(self) -> str: ...
+
+    @property
+    def options(self) -> OptionTable[DataclassInstance]: ...
+
+    def checked(self, values: object, file: str) -> object: ...
+
+    def built(self, site: Site, values: object) -> Built_co: ...

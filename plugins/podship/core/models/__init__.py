@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from podship.core import records
 from podship.core.event.envelope import Event
@@ -70,12 +69,11 @@ def view(event: Event, schema: str) -> Record:
     return record
 
 
-def renderer(values: dict[str, Any]) -> Callable[[Event], Record]:
-    """The function an output applies to each event before encoding, from its option values
-    (`original`, resolved at configuration; `schema_original` still read, deprecated)."""
-    schema = values.get("schema") or DEFAULT
-    keep = values.get("original") or values.get("schema_original") or ""
-    render, keep = MODELS[schema].render, keep or ("compact" if schema == DEFAULT else ORIGINAL_PLACES[0])
+def renderer(schema: str = DEFAULT, original: str = "") -> Callable[[Event], Record]:
+    """The function an output applies to each event before encoding, from its `schema` and
+    `original` options (resolved at configuration; empty: the model's default)."""
+    schema = schema or DEFAULT
+    render, keep = MODELS[schema].render, original or ("compact" if schema == DEFAULT else ORIGINAL_PLACES[0])
     return lambda event: render(event, keep)
 
 
