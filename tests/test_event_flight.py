@@ -14,7 +14,7 @@ from podship.core.models import MODELS, renderer
 from podship.core.pod import HOUR_MS, event_identity
 from podship.core.records import arrived
 from podship.devtools.simgen import Timeline
-from podship.filters.log_filter import LogFilter
+from podship.filters.log_filter import LogFilter, LogFilterOptions
 from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from tests.event_corpus import all_events
@@ -45,12 +45,12 @@ def _event(
 def _filtered(tmp_path, action: str, event: Event) -> Event:
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"mask_key: k\nrules:\n  - name: r\n    action: {action}\n")
-    LogFilter({"rules_file": str(rules)}, {}).decide(event)
+    LogFilter(LogFilterOptions(str(rules)), {}).decide(event)
     return event
 
 
 def _sent(event: Event, schema: str = "syslog_index", original: str = "compact") -> dict:
-    return json.loads(dumps(renderer({"schema": schema, "original": original})(event)))
+    return json.loads(dumps(renderer(schema, original)(event)))
 
 
 def test_a_rule_that_removes_or_masks_the_original_is_not_undone_at_the_output(tmp_path):
@@ -87,7 +87,7 @@ def test_a_relayed_record_keeps_its_own_time_and_is_given_no_id():
 
 def test_an_edit_of_a_record_field_keeps_the_frame_text_as_the_raw_original(tmp_path):
     event = _filtered(tmp_path, "{set: {site: eu}}", _event(original="raw"))
-    assert event.text in dumps(renderer({"schema": "syslog_index", "original": "raw"})(event))
+    assert event.text in dumps(renderer("syslog_index", "raw")(event))
     edited = _filtered(tmp_path, "{remove_fields: [proofpoint_on_demand.msgParts]}", _event(original="raw"))
     assert "msgParts" not in _sent(edited, original="raw")["proofpoint_on_demand"]
 
