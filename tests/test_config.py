@@ -275,6 +275,15 @@ def test_check_refuses_a_state_dir_that_cannot_be_made(tmp_path, capsys, monkeyp
     ) in err
 
 
+def test_check_refuses_a_relay_address_that_is_no_address_of_this_host(tmp_path, capsys, monkeypatch):
+    """The forward input says where it listens (its descriptor's `listens`): check resolves it."""
+    relay = {"name": "forward", "listen": "no-such-host.invalid", "port": 24224}
+    path = write_pipeline(tmp_path / "p.yaml", [relay])
+    code, _, err = check(path, capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1
+    assert f"{path}: plugin 'forward': option 'listen': cannot listen on 'no-such-host.invalid'" in err
+
+
 def test_check_refuses_a_tls_file_that_cannot_be_read(tmp_path, capsys, monkeypatch):
     ca = tmp_path / "ca.pem"
     ca.write_text("")

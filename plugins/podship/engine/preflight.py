@@ -12,7 +12,6 @@ from podship.engine.config import PATH_OPTIONS, listen_address
 from podship.engine.registry import PLUGINS
 from podship.engine.settings import PipelineConfig, PluginConfig
 from podship.errors import ConfigError
-from podship.inputs.forward import ForwardInputOptions
 
 FILE_OPTIONS = tuple(name for name in PATH_OPTIONS if name != "state_dir")
 
@@ -22,12 +21,13 @@ def verify(config: PipelineConfig) -> None:
     _state_dir(Path(config.service.state_dir), config.file)
     if config.service.http_listen:
         _resolves(*listen_address(config.service.http_listen), config.file, "service", "http_listen")
-    for plugin in config.inputs:
-        if isinstance(plugin.values, ForwardInputOptions):
-            _resolves(plugin.values.listen, plugin.values.port, config.file, "forward", "listen")
     for section in ("inputs", "filters", "outputs"):
         for plugin in getattr(config, section):
-            _files(plugin, PLUGINS[section][plugin.name].options.mapping(plugin.values), config.file)
+            described = PLUGINS[section][plugin.name]
+            listens = described.listening(plugin.values)
+            if listens is not None:
+                _resolves(*listens[:2], config.file, plugin.name, listens[2])
+            _files(plugin, described.options.mapping(plugin.values), config.file)
 
 
 def _state_dir(path: Path, file: str) -> None:

@@ -307,4 +307,5 @@ PLUGIN = Plugin(
         options, site.emit, site.state_dir, site.dead_letter_max_bytes, storage=site.storage
     ),
     check,
+    lambda options: (options.listen, options.port, "listen"),
 )

@@ -137,10 +137,16 @@ class Plugin(Generic[Shape, Built]):
     options: OptionTable[Shape]
     build: Callable[[Site, Shape], Built]
     check: Callable[[Shape, str], Shape] | None = None
+    listens: Callable[[Shape], tuple[str, int, str]] | None = None  # host, port, option: a server's
 
     def checked(self, values: object, file: str) -> Shape:
         own = self.options.own(values)
         return own if self.check is None else self.check(own, file)
+
+    def listening(self, values: object) -> tuple[str, int, str] | None:
+        """Where the plugin will listen (host, port and the option that names the host), if it
+        is a server: what `podship check` verifies resolves before a start."""
+        return None if self.listens is None else self.listens(self.options.own(values))
 
     def built(self, site: Site, values: object) -> Built:
         return self.build(site, self.options.own(values))
@@ -164,5 +170,7 @@ class Registered(Protocol[Built_co]):
     def options(self) -> OptionTable[DataclassInstance]: ...
 
     def checked(self, values: object, file: str) -> object: ...
+
+    def listening(self, values: object) -> tuple[str, int, str] | None: ...
 
     def built(self, site: Site, values: object) -> Built_co: ...
