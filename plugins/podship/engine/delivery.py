@@ -62,14 +62,24 @@ class Delivery:
         batch: list[Encoded] = []
         asides: list[tuple[int, str]] = []
         for index, event in enumerate(events):
-            try:
-                batch.append(self.output.encode(event))
-            except Exception as exc:  # whatever a model or encoder raises: a record never stops us
-                asides.append((index, f"{self.label}: {_reason(exc)}"))
-                self._said_aside(asides[-1][1])
+            encoded = self.encode(event)
+            if isinstance(encoded, str):
+                asides.append((index, encoded))
+            else:
+                batch.append(encoded)
         if batch:
-            await self._send(batch)
+            await self.send(batch)
         return asides
+
+    def encode(self, event: Event) -> Encoded | str:
+        """The event as the output sends it, or why it cannot be (said, counted): the caller sets
+        it aside."""
+        try:
+            return self.output.encode(event)
+        except Exception as exc:  # whatever a model or encoder raises: a record never stops us
+            reason = f"{self.label}: {_reason(exc)}"
+            self._said_aside(reason)
+            return reason
 
     def _said_aside(self, reason: str) -> None:
         self.counts["dead_letters"] += 1
@@ -77,7 +87,8 @@ class Delivery:
             more = f" ({self._asides.count} so far)" if self._asides.count > 1 else ""
             log.warning("output %s set a record aside%s: %s", self.label, more, reason)
 
-    async def _send(self, batch: list[Encoded]) -> None:
+    async def send(self, batch: list[Encoded]) -> None:
+        """Until the output has the batch, retried with backoff while it says a retry can help."""
         retry, attempt = Backoff(RETRY_MIN_SECS, self.output.reconnect_max), 0
         while True:
             try:

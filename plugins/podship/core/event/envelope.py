@@ -71,6 +71,12 @@ class Event:
         self.edited = self.edited or event
         self.views = {model: self.views[model]} if model in self.views else {}
 
+    def release(self) -> None:
+        """What reading it made goes (the parsed event, its renderings), where its text still
+        says all it holds: a batch holds encoded records, not ~75 maps and lists per event."""
+        if self.text and not self.edited and not self.relayed:
+            self._body, self.views = None, {}
+
     def letter(self) -> Record:
         """What a dead-letter file keeps of it: the syslog-index record where one was rendered,
         else the envelope and the event."""
