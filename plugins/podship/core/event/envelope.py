@@ -64,11 +64,11 @@ class Event:
             self._body = parsed if isinstance(parsed, dict) else {}
         return self._body
 
-    def touched(self, model: str, event: bool) -> None:
-        """A rule on `model`'s view edited it, and the PoD event itself where `event` says so
+    def touched(self, model: str, reached: bool) -> None:
+        """A rule on `model`'s view edited it, and the PoD event itself where `reached` says so
         (then the text it arrived as no longer says what it holds): the views of other models
         are stale."""
-        self.edited = self.edited or event
+        self.edited = self.edited or reached
         self.views = {model: self.views[model]} if model in self.views else {}
 
     def release(self) -> None:
@@ -84,10 +84,11 @@ class Event:
         if view is not None:
             return view
         envelope = {"event_type": self.kind, "event_id": self.event_id, "timestamp": self.ts}
+        envelope |= {name: self.context[name] for name in _ENVELOPE if name in self.context}
         try:
-            return envelope | dict(self.context) | {ORIGINAL_KEY: self.body}
+            return envelope | {ORIGINAL_KEY: self.body}
         except ValueError:  # its text does not parse: kept as text
-            return envelope | dict(self.context) | {"text": self.text.decode("utf-8", "replace")}
+            return envelope | {"text": self.text.decode("utf-8", "replace")}
 
     def __repr__(self) -> str:
         return f"Event({self.kind} {self.event_id} at {self.ts})"
