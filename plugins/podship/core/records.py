@@ -97,15 +97,15 @@ def view(event: Event) -> Record:
 
 
 def render(event: Event, how: str) -> Record:
-    """The syslog-index record as an output sends it, with the event carried `how` (ORIGINALS);
-    a relayed record goes as it came. The view itself where it carries the event: outputs come
-    after every rule, so nothing reads the view's event after this, and models other than
-    this one read `event.body` (a copy of 40 keys per event would cost 2 us)."""
+    """The syslog-index record as an output sends it, with the event (`how` is none, or as the
+    inputs carry it: compact or raw); a relayed record goes as it came. The view itself where
+    it carries the event: outputs come after every rule, so nothing reads the view's event
+    after this, and other models read `event.body` (a copy of 40 keys would cost 2 us)."""
     record = view(event)
     if how == "none":
         return {key: value for key, value in record.items() if key != ORIGINAL_KEY}
     if carries_event(record, event) and not event.relayed:
-        record[ORIGINAL_KEY] = _carried(event, how)
+        record[ORIGINAL_KEY] = _carried(event)
     return record
 
 
@@ -195,10 +195,10 @@ def _origin_tags() -> dict[str, Any]:
     return {**ORIGIN, "processor": {**ORIGIN["processor"]}}
 
 
-def _carried(event: Event, how: str) -> Any:
-    """The event as the record carries it: the text it arrived as, where it is still what the
-    event holds (no rule edited it), else the event encoded (kept as it is where it holds what
-    strict JSON cannot)."""
+def _carried(event: Event) -> Any:
+    """The event as the record carries it: the text it arrived as (compact or raw, as the inputs
+    carry it for every syslog-index output), where it is still what the event holds (no rule
+    edited it), else the event encoded (kept as it is where it holds what strict JSON cannot)."""
     if event.text and not event.edited:
         return RawJSON(event.text)
     try:
