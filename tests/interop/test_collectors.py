@@ -25,6 +25,7 @@ from podship.engine import config
 from podship.engine.delivery import Delivery
 from podship.outputs.forward import ForwardOutput
 from podship.runtime.options import Secret
+from tests.helpers import as_event
 from tests.interop.collectors import (
     CONFIGS,
     FLUENT_BIT,
@@ -54,8 +55,9 @@ def podship_output(name: str, tmp: Path, port: int, **changes: Any) -> ForwardOu
 
 
 async def deliver(output: ForwardOutput, batch: list[dict[str, Any]]) -> None:
+    """The records as events whose syslog-index record they are, 50 at a time."""
     for start in range(0, len(batch), 50):
-        await Delivery(output).deliver(batch[start : start + 50])
+        await Delivery(output).deliver([as_event(record) for record in batch[start : start + 50]])
     await output.close()
 
 
@@ -151,7 +153,7 @@ async def test_a_wrong_key_is_refused_by_fluent_bit_and_reported_as_such(tmp_pat
     with running([FLUENT_BIT, "-c", str(adapted)], log, env={"FORWARD_SHARED_KEY": KEY}) as process:
         await wait_for_port(port, process, log)
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(Delivery(output).deliver(records("wrong", 5)), 5)
+            await asyncio.wait_for(Delivery(output).deliver([as_event(r) for r in records("wrong", 5)]), 5)
     assert output.refused_handshakes >= 2
     assert "shared_key mismatch" in log.read_text()
     assert any("rejected the shared key or hostname" in r.getMessage() for r in caplog.records)
