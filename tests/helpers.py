@@ -10,7 +10,7 @@ import yaml
 
 from podship.core.event.envelope import Event
 from podship.core.pod import event_identity
-from podship.core.records import normalise
+from podship.core.records import arrived, render
 from podship.devtools.simgen import Timeline
 
 LINE = Timeline(seed=3)
@@ -21,6 +21,13 @@ def record(kind="message", k=1):
     event = LINE.event(kind, k)
     event_id, ts = event_identity(event, kind)
     return normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": f"acme-{kind}"})
+
+
+def normalise(body, kind, event_id, ts, context, *, text=b""):
+    """The syslog-index record an output sends for one PoD event (which it takes over), carried
+    as `context["original"]` says: the input's `arrived`, then the output's `render`."""
+    event = arrived(body, kind, event_id, ts, context, text=text)
+    return render(event, context.get("original", "compact"))
 
 
 def as_event(record):

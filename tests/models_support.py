@@ -12,7 +12,8 @@ from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
 from podship.core.event.envelope import Event
 from podship.core.pod import event_identity
-from podship.core.records import arrived, normalise
+from podship.core.records import arrived
+from tests.helpers import normalise
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "elastic"
 FILES = {"message": "message", "maillog": "mail", "audit": "audit"}

@@ -8,8 +8,9 @@ import pytest
 
 from podship.core.encode_json import dumps
 from podship.core.pod import decode_frame, event_identity
-from podship.core.records import compact, normalise
+from podship.core.records import compact
 from podship.devtools.simgen import Timeline
+from tests.helpers import normalise
 
 CONTEXT = {"tenant_name": "acme", "connector": "acme-message"}
 LINE = Timeline(seed=7, big_every=5)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 from podship.core.pod import event_identity
-from podship.core.records import normalise
+from podship.core.records import arrived, render
 from podship.core.rules import RuleSet, compile_rules
 from podship.devtools.simgen import Timeline
 
@@ -22,7 +22,8 @@ def sample_records(count: int = 3000) -> list[dict[str, object]]:
         kind = ("message", "maillog", "maillog")[k % 3]
         event = line.event(kind, k)
         event_id, ts = event_identity(event, kind)
-        records.append(normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": kind}))
+        taken = arrived(event, kind, event_id, ts, {"tenant_name": "acme", "connector": kind})
+        records.append(render(taken, "compact"))
     return records
 
 

@@ -78,14 +78,6 @@ def arrived(
         return Event(kind, event_id, ts, context, body=body)
 
 
-def normalise(
-    body: dict[str, Any], kind: str, event_id: str, ts: int, context: dict[str, str], *, text: bytes = b""
-) -> Record:
-    """The syslog-index record an output sends for one PoD event, carrying it as `context` says
-    (what `podship rules test` and the tests read)."""
-    return render(arrived(body, kind, event_id, ts, context, text=text), context.get("original", "compact"))
-
-
 def view(event: Event) -> Record:
     """The syslog-index record of an event, holding the event itself under ORIGINAL_KEY: what
     rules of this model read and edit (an edit below ORIGINAL_KEY edits the event, which every
