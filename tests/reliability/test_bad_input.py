@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 
 from podship.core.encode_json import dumps
 from podship.core.pod import decode_frame, event_identity
-from podship.core.records import ORIGINALS, normalise
+from podship.core.records import ORIGINALS
 from podship.devtools.simgen import Timeline
 from podship.engine.registry import all_tables
 from podship.inputs.proofpoint import OPTIONS, ProofpointInput
-from tests.helpers import options, write_pipeline
+from tests.helpers import normalise, options, write_pipeline
 
 LINE = Timeline(seed=3)
 REAL = [
