@@ -11,7 +11,7 @@ from podship.core import records
 from podship.core.encode_json import dumps
 from podship.core.event.envelope import Event
 from podship.core.models import MODELS, renderer
-from podship.core.pod import HOUR_MS, event_identity
+from podship.core.pod import HOUR_MS, decode_frame, event_identity
 from podship.core.records import arrived
 from podship.devtools.simgen import Timeline
 from podship.filters.log_filter import LogFilter, LogFilterOptions
@@ -130,3 +130,38 @@ async def test_an_event_two_outputs_refuse_is_set_aside_once_and_counted_by_each
     ids = [json.loads(line)["record"]["event_id"] for line in letters]
     assert len(ids) == len(set(ids)) == first.oversize, "one dead letter per event"
     assert pipeline.delivery["forward"]["dead_letters"] == pipeline.delivery["forward-2"]["dead_letters"]
+
+
+def _handed_on(kind: str, body: dict, original: str) -> Event:
+    """An event as the PoD input hands it on: the frame's text and what the input read of it
+    (its id and time), nothing parsed."""
+    frame = decode_frame(json.dumps(body).encode(), 1 << 24)
+    assert frame.event is None and frame.head is not None
+    event_id, ts = event_identity(frame.head, kind)
+    return arrived(None, kind, event_id, ts, dict(CONTEXT, original=original), text=frame.text)
+
+
+def test_an_event_parsed_where_it_is_first_read_renders_as_one_parsed_by_the_input():
+    """The input reads only an event's id and time; the worker parses the text, without blanks
+    unless carried raw: every model renders every corpus event as it did from a parsed event."""
+    for _name, kind, body in all_events():
+        for original in ("compact", "raw"):
+            text = json.dumps(body).encode()
+            event_id, ts = event_identity(body, kind)
+            parsed = arrived(
+                json.loads(text), kind, event_id, ts, dict(CONTEXT, original=original), text=text
+            )
+            for schema in MODELS:
+                want = dumps(renderer(schema, original)(parsed))
+                assert dumps(renderer(schema, original)(_handed_on(kind, body, original))) == want
+
+
+def test_the_text_an_event_arrived_as_is_carried_raw_and_without_blanks_compact():
+    body = {"guid": "g-1", "ts": "2024-05-22T19:10:03Z", "x": "", "y": [None, 1], "z": {"a": {}}}
+    raw, compact = _handed_on("message", body, "raw"), _handed_on("message", body, "compact")
+    assert raw.json() == json.dumps(body).encode() and raw.body == body
+    assert (
+        json.loads(compact.json()) == compact.body == {"guid": "g-1", "ts": "2024-05-22T19:10:03Z", "y": [1]}
+    )
+    compact.release()  # what reading it made goes; the text stays, and says the same
+    assert compact.body == {"guid": "g-1", "ts": "2024-05-22T19:10:03Z", "y": [1]}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from podship.core.encode_json import dumps
 from podship.core.models import MODELS, renderer
 from podship.devtools.simgen import Timeline
 from tests.models_support import event_of, fixture_events, ocsf_errors
@@ -217,7 +218,7 @@ def test_every_output_renders_the_event_in_its_model_the_syslog_index_record_inc
     event = event_of(fixture_events("audit")[0], "audit")
     record = renderer()(event)
     assert record["msg_class"] == "proofpoint_on_demand_audit"
-    assert json.loads(record["proofpoint_on_demand"].text)["guid"] == event.event_id
+    assert json.loads(dumps(record))["proofpoint_on_demand"]["guid"] == event.event_id
     assert "proofpoint_on_demand" not in renderer(original="none")(event)
     assert renderer("ocsf", "none")(event)["class_uid"] == 3002
 

@@ -97,7 +97,33 @@ def test_frames_text_and_binary_and_trailing_newline_decode_alike():
     event = {"guid": "g", "ts": "2024-05-22T19:10:03Z"}
     text = json.dumps(event)
     for data in (text, text.encode(), text + "\n", (text + "\r\n").encode()):
-        assert decode_frame(data, 1 << 20).event == event
+        frame = decode_frame(data, 1 << 20)
+        assert frame.head == event
+        assert (frame.event if frame.event is not None else json.loads(frame.text)) == event
+
+
+def test_the_input_reads_the_top_level_id_and_time_only():
+    """A strict one-line frame is not parsed whole at the input: its head holds the top-level id
+    and time (a nested `guid` or `ts` is not it), and a missing time stays missing."""
+    data = b'{"msg":{"guid":"inner","ts":1},"guid":"outer","ts":"2024-05-22T19:10:03Z","x":[{}]}'
+    frame = decode_frame(data, 1 << 20)
+    assert frame.head == {"guid": "outer", "ts": "2024-05-22T19:10:03Z"}
+    assert frame.event is None and frame.text == data
+    assert decode_frame(b'{"id":"m-1"}', 1 << 20).head == {"id": "m-1"}
+    with pytest.raises(ValueError, match="'ts' is missing"):
+        event_identity(decode_frame(b'{"guid":"g"}', 1 << 20).head, "message")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b'{"guid":"g","ts":1,"subject":"\xff"}', "not JSON"),  # bad UTF-8 where the head does not read
+        (b'{"guid":"g","ts":1,"x":[1,}', "not JSON"),
+    ],
+)
+def test_a_frame_is_rejected_at_the_input_whatever_part_is_malformed(data, reason):
+    frame = decode_frame(data, 1 << 20)
+    assert frame.head is None and reason in frame.reason
 
 
 @pytest.mark.parametrize(
@@ -112,7 +138,7 @@ def test_frames_text_and_binary_and_trailing_newline_decode_alike():
 )
 def test_bad_frames_are_rejected_with_a_reason(data, reason):
     frame = decode_frame(data, 1024)
-    assert frame.event is None
+    assert frame.head is None and frame.event is None
     assert reason in frame.reason
     assert not frame.empty
 

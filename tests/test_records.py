@@ -7,8 +7,8 @@ import orjson
 import pytest
 
 from podship.core.encode_json import dumps
+from podship.core.event.blanks import compact
 from podship.core.pod import decode_frame, event_identity
-from podship.core.records import compact
 from podship.devtools.simgen import Timeline
 from tests.helpers import normalise
 
@@ -268,7 +268,7 @@ def test_a_frame_that_is_not_one_line_of_strict_json_is_re_encoded_even_raw():
 )
 def test_a_frame_only_the_lenient_parser_takes_is_never_embedded_as_it_is(frame):
     decoded = decode_frame(frame, 1 << 20)
-    assert decoded.event is not None and decoded.text == b""
+    assert decoded.event is not None and decoded.text == b""  # parsed whole: no text to embed
     record = normalise(decoded.event, "message", "g-1", 1793491201000, {"original": "raw"}, text=decoded.text)
     line = dumps(record)
     assert orjson.loads(line)["proofpoint_on_demand"]["guid"] == "g-1"  # strict JSON, UTF-8

@@ -55,10 +55,10 @@ def mutated(draw):
 
 def through_the_core(data, kind, original="compact"):
     frame = decode_frame(data, 1 << 20)
-    if frame.event is None:
+    if frame.head is None:
         return frame.reason
     try:
-        event_id, ts = event_identity(frame.event, kind)
+        event_id, ts = event_identity(frame.head, kind)
     except ValueError as exc:  # our own record error: the input dead-letters it
         return str(exc)
     context = {"tenant_name": "t", "connector": "c", "original": original}

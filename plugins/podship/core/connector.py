@@ -316,11 +316,11 @@ class Connector:
         session, coverage = self._open("receive")  # frames arrive only in a session
         session.frames += 1
         frame = decode_frame(data, self.settings.max_frame_bytes)
-        if frame.event is None:
+        if frame.head is None:
             self.stats.empty_frames += not frame.reason
             return self._dead(frame.reason) if frame.reason else NOTHING
         try:
-            event_id, ts = event_identity(frame.event, self.kind)
+            event_id, ts = event_identity(frame.head, self.kind)
         except ValueError as exc:
             return self._dead(str(exc))
         coverage.saw(ts)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
+
 from podship.core.encode_json import parse
 from podship.errors import HandshakeError
 
@@ -133,15 +135,18 @@ def handshake_error(status: int) -> HandshakeError:
 @dataclass(frozen=True, slots=True)
 class Frame:
     """A decoded WebSocket message: an event, nothing (empty frame), or a rejection with its reason.
-    `text` is the frame itself where it is strict JSON on one line (what a record may embed as is)."""
+    `head` holds what the input reads (the id and `ts`); `event` is the whole event where the frame
+    was parsed (else `text` is, where the event is first read); `text` is the frame itself where
+    it is strict JSON on one line (what a record may embed as is)."""
 
+    head: dict[str, Any] | None = None
     event: dict[str, Any] | None = None
     reason: str = ""
     text: bytes = b""
 
     @property
     def empty(self) -> bool:
-        return self.event is None and not self.reason
+        return self.head is None and not self.reason
 
 
 EMPTY = Frame()
@@ -155,23 +160,51 @@ def decode_frame(data: bytes | str, max_bytes: int) -> Frame:
     if not data.strip():
         return EMPTY
     body = data.removeprefix(_BOM) if isinstance(data, bytes) else data  # orjson refuses a BOM
+    text = _one_line(body) if isinstance(body, bytes) else b""
+    head = _head(text) if text else None
+    if head is not None:
+        return Frame(head=head, text=text)
     try:
         value, strict = parse(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return Frame(reason=f"not JSON: {exc}")
-    # Only strict JSON is embedded as it is: not NaN, not UTF-16 (the lenient parser takes both).
-    text = _one_line(body) if strict and isinstance(body, bytes) else b""
     if not isinstance(value, dict):
         return Frame(reason=f"not a JSON object but a {type(value).__name__}")
-    return Frame(event=value, text=text)
+    # Only strict JSON is embedded as it is: not NaN, not UTF-16 (the lenient parser takes both).
+    return Frame(head=value, event=value, text=text if strict else b"")
 
 
 _BOM = b"\xef\xbb\xbf"
 
 
+class _Head(msgspec.Struct):
+    """What the input reads of an event: its id (`guid`, or `id` for maillog) and time."""
+
+    guid: Any = msgspec.UNSET
+    id: Any = msgspec.UNSET
+    ts: Any = msgspec.UNSET
+
+
+_HEADS = msgspec.json.Decoder(_Head)
+
+
+def _head(text: bytes) -> dict[str, Any] | None:
+    """The id and time of a strict JSON object, without building the rest (msgspec checks the
+    whole text's syntax but skips other keys: 1.7 us for a 2.45 KB message event, against 5.6 to
+    parse it with orjson); None where it is not one (then the frame is parsed, leniently). The
+    decode checks the UTF-8 that msgspec skips."""
+    try:
+        text.decode()
+        found = _HEADS.decode(text)
+    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    head = {"guid": found.guid, "id": found.id, "ts": found.ts}
+    return {key: value for key, value in head.items() if value is not msgspec.UNSET}
+
+
 def _one_line(data: bytes) -> bytes:
     """The frame as one NDJSON-safe line, or b"" when it spans lines (a pretty-printed event)."""
-    text = data.strip() if data[-1] in b" \t\r\n" or data[0] in b" \t\r\n" else data
+    text = data.strip()  # the frame itself where there is nothing to strip (no copy)
     return b"" if b"\n" in text or b"\r" in text else text
 
 

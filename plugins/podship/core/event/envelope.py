@@ -1,8 +1,9 @@
 """One event in flight: its envelope and the PoD event, which every record model renders.
 
 The pipeline carries this from the input to the outputs; nothing renders a record before a rule
-or an output asks for one. In flight the PoD event is the JSON text the outputs carry (see
-records.arrived), parsed once, when a rule or an output first reads it. Rules read a model's
+or an output asks for one. In flight the PoD event is the text it arrived as (see
+records.arrived), parsed once, when a rule or an output first reads it, and without blanks
+unless the outputs carry it raw. Rules read a model's
 rendering (a view, kept here so that an output of that model does not render it again) and edit
 the event itself through it, so that every model renders the edited value.
 """
@@ -12,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podship.core.encode_json import loads
+from podship.core.encode_json import dumps, loads
+from podship.core.event.blanks import compact
 
 ORIGINAL_KEY = "proofpoint_on_demand"  # where a syslog-index record keeps the PoD event
 Record = dict[str, Any]
@@ -36,7 +38,7 @@ class Event:
         body: dict[str, Any] | None = None,
     ) -> None:
         self.kind, self.event_id, self.ts, self.context = kind, event_id, ts, context
-        self.text = text  # the JSON the outputs carry, while no rule edited the event; else b""
+        self.text = text  # the event's JSON as it arrived (strict, one line), or b""
         self._body = body
         self.relayed = False  # a record from another collector: its syslog-index view is itself
         self.edited = False  # a rule edited the event: its text no longer says what it holds
@@ -57,12 +59,25 @@ class Event:
         return event
 
     @property
+    def raw(self) -> bool:
+        """Whether the inputs carry the event as it arrived (blanks kept), not compact."""
+        return self.context.get("original") == "raw"
+
+    @property
     def body(self) -> dict[str, Any]:
-        """The PoD event, parsed from the frame's text on the first read."""
+        """The PoD event, parsed from its text on the first read (without blanks unless raw)."""
         if self._body is None:
             parsed = loads(self.text) if self.text else {}
-            self._body = parsed if isinstance(parsed, dict) else {}
+            body = parsed if isinstance(parsed, dict) else {}
+            self._body = body if self.raw else compact(body)
         return self._body
+
+    def json(self) -> bytes:
+        """The JSON text the outputs carry: the text it arrived as where it is carried raw and
+        no rule edited it, else the event encoded (compact: what the body holds)."""
+        if self.raw and self.text and not self.edited:
+            return self.text
+        return dumps(self.body)
 
     def touched(self, model: str, reached: bool) -> None:
         """A rule on `model`'s view edited it, and the PoD event itself where `reached` says so

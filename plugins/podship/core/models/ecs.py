@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from podship.core.event import readers as pod
+from podship.core.event.blanks import compact
 from podship.core.event.envelope import Event
 from podship.core.event.readers import as_list
 from podship.core.models import ecs_message
 from podship.core.models.ecs_common import OBSERVER, Related, is_ip, observer, tls
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
-from podship.core.records import Record, compact
+from podship.core.records import Record
 
 ECS_VERSION = "8.11.0"
 DATASETS = {"message": "message", "maillog": "mail", "audit": "audit"}

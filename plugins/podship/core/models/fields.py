@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from podship.core.encode_json import dumps
 from podship.core.event.envelope import Event
 
 
 def event_and_text(event: Event) -> tuple[dict[str, Any], str]:
     """The PoD event, and its JSON text: the text it arrived as (the frame's own where the inputs
     carry it raw, else the event without blanks) where no rule edited it, else the event encoded."""
-    if event.text and not event.edited:
-        return event.body, event.text.decode("utf-8", "replace")
-    return event.body, dumps(event.body).decode()
+    return event.body, event.json().decode("utf-8", "replace")

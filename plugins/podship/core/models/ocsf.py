@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from podship.core.event import readers as pod
+from podship.core.event.blanks import compact
 from podship.core.event.envelope import Event
 from podship.core.event.readers import SCORES
 from podship.core.models import ocsf_email
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
-from podship.core.records import Record, compact
+from podship.core.records import Record
 
 VERSION = "1.8.0"
 PRODUCT = {"name": "Proofpoint on Demand", "vendor_name": "Proofpoint"}
