@@ -55,15 +55,18 @@ def format_ts(ms: int) -> str:
 
 
 def iso_utc(ms: int) -> str:
-    """A record or log time: RFC 3339 UTC with milliseconds."""
+    """A record or log time: RFC 3339 UTC with milliseconds (the date formatted once a day: this
+    runs for every record, 0.8 us against 2.0 to format each second once)."""
     seconds, millis = divmod(ms, 1000)
-    return f"{_utc_second(seconds)}.{millis:03d}Z"
+    days, second = divmod(seconds, 86400)
+    hours, second = divmod(second, 3600)
+    minutes, second = divmod(second, 60)
+    return f"{_utc_day(days)}{hours:02d}:{minutes:02d}:{second:02d}.{millis:03d}Z"
 
 
-@functools.lru_cache(maxsize=4096)
-def _utc_second(seconds: int) -> str:
-    """Events come in time order, many a second: formatting each second once saves 5% of a run."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+@functools.lru_cache(maxsize=64)
+def _utc_day(days: int) -> str:
+    return datetime.fromtimestamp(days * 86400, tz=UTC).strftime("%Y-%m-%dT")
 
 
 def floor_hour(ms: int) -> int:

@@ -41,10 +41,14 @@ def _attachments(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+_SCORE_FIELDS = tuple((f"{name}_score", name) for name in pod.SCORES)
+
+
 def _scores(event: dict[str, Any]) -> dict[str, Any]:
     scores = pod.scores(event)
-    fields = {f"{name}_score": scores[name] for name in pod.SCORES}
-    return fields | {"spam_score": scores["overall"], "spam_engine_score": scores["engine"]}
+    fields = {field: scores[name] for field, name in _SCORE_FIELDS}
+    fields["spam_score"], fields["spam_engine_score"] = scores["overall"], scores["engine"]
+    return fields
 
 
 def _origin(event: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +89,10 @@ def _message(event: dict[str, Any]) -> dict[str, Any]:
         "tls_cipher": tls.get("cipher"),
         "tls_cipher_bits": number(tls.get("cipherBits")),
     }
-    return fields | _final_action(event) | _scores(event) | _origin(event)
+    fields.update(_final_action(event))  # in place: each `|` would copy ~30 fields
+    fields.update(_scores(event))
+    fields.update(_origin(event))
+    return fields
 
 
 def _maillog(event: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +115,8 @@ def _maillog(event: dict[str, Any]) -> dict[str, Any]:
         "tls_cipher": tls["cipher"],
         "tls_verify": tls["verify"],
     }
-    return fields | _origin(event)
+    fields.update(_origin(event))
+    return fields
 
 
 def _bare(address: Any) -> Any:
@@ -133,7 +141,8 @@ def _audit(event: dict[str, Any]) -> dict[str, Any]:
         "user_roles": actor["roles"],
         "audit_tags": {str(name): value for name, value in tags.items() if name is not None},
     }
-    return fields | _origin(event)
+    fields.update(_origin(event))
+    return fields
 
 
 def _key(name: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,12 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         self.stages = stages(self.rules)
+        # Each stage's test, called straight from the loop (a method between costs a call per rule
+        # per event), with its rule; an index's test returns the rule that applies.
+        self._tests: list[tuple[Callable[[Record], Any], Rule | None]] = [
+            (stage.test, stage) if isinstance(stage, Rule) else (stage.match, None) for stage in self.stages
+        ]
+        self._unmatched = Decision(self.default_keep, "")  # most records: made once
         self.editing = frozenset(rule.name for rule in self.rules if rule.action in RECORD_EDITS)
         self.reaching = frozenset(rule.name for rule in self.rules if rule.reaches_event)
 
@@ -36,15 +43,26 @@ class RuleSet:
         """Whether a rule that applied edited the record it read, and whether one edited the
         PoD event itself (then its text no longer says what it holds)."""
         matched = decision.matched
+        if not matched:
+            return False, False
         return not self.editing.isdisjoint(matched), not self.reaching.isdisjoint(matched)
 
     def decide(self, record: Record, now: float) -> Decision:
         if self.reads_original:
             original(record)
+        for position, (test, rule) in enumerate(self._tests):
+            found = test(record)
+            if found:
+                return self._applying(record, now, position, found if rule is None else rule)
+        return self._unmatched
+
+    def _applying(self, record: Record, now: float, position: int, first: Rule) -> Decision:
+        """From the first rule that applies (`first`, at `position`) on: each rule that applies
+        acts, in order, until one keeps or drops the record."""
         tags: set[str] = set()
         matched: list[str] = []
-        for stage in self.stages:
-            rule = stage.match(record)
+        for index, stage in enumerate(self.stages[position:]):
+            rule = first if index == 0 else stage.match(record)
             if rule is None:
                 continue
             matched.append(rule.name)
