@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from podship.core.addresses import is_ip
 from podship.core.event import readers as pod
 from podship.core.event.blanks import compact
 from podship.core.event.envelope import Event
 from podship.core.event.readers import as_list
 from podship.core.models import ecs_message
-from podship.core.models.ecs_common import OBSERVER, Related, is_ip, observer, tls
+from podship.core.models.ecs_common import OBSERVER, Related, observer, tls
 from podship.core.models.fields import event_and_text
 from podship.core.pod import iso_utc
 from podship.core.records import Record

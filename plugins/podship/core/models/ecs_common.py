@@ -1,4 +1,5 @@
-"""What the ECS model's parts share: `related.*`, the observer, TLS, and whether a value is an IP.
+"""What the ECS model's parts share: `related.*`, the observer, TLS, and whether a value is an IP
+(core/addresses.py).
 
 Apart from `ecs.py`, so that `ecs.py` (every kind's envelope, maillog and audit) and
 `ecs_message.py` (message events) both import it and neither imports the other.
@@ -6,10 +7,10 @@ Apart from `ecs.py`, so that `ecs.py` (every kind's envelope, maillog and audit)
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
+from podship.core.addresses import is_ip
 from podship.core.event import readers as pod
 
 OBSERVER = {"vendor": "Proofpoint", "product": "Proofpoint On Demand"}
@@ -27,14 +28,6 @@ class Related:
 
     def host_or_ip(self, value: Any) -> None:
         self.add("ip" if is_ip(value) else "hosts", [value])
-
-
-def is_ip(value: Any) -> bool:
-    try:
-        ipaddress.ip_address(str(value))
-    except ValueError:
-        return False
-    return True
 
 
 def tls(cipher: Any, version: Any) -> dict[str, Any]:

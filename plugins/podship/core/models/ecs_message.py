@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podship.core.addresses import is_ip
 from podship.core.event import readers as pod
 from podship.core.event.readers import as_list, number
 from podship.core.models import ecs_common as common
@@ -40,8 +41,8 @@ def _source(connection: dict[str, Any], related: common.Related) -> dict[str, An
     if helo:
         related.host_or_ip(helo)
     related.add("hosts", [host])
-    related.add("ip", [ip] if common.is_ip(ip) else [])
-    return {"address": helo, "domain": host, "ip": ip if common.is_ip(ip) else None}
+    related.add("ip", [ip] if is_ip(ip) else [])
+    return {"address": helo, "domain": host, "ip": ip if is_ip(ip) else None}
 
 
 def _domains(event: dict[str, Any], related: common.Related) -> None:
@@ -52,7 +53,7 @@ def _domains(event: dict[str, Any], related: common.Related) -> None:
     related.add("hosts", [found.get("header.from") for found in identities])
     related.add("hosts", [pod.module(event, "spf").get("domain")])
     throttle = pod.verdict(event).get("throttleIp")
-    related.add("ip", [throttle] if common.is_ip(throttle) else [])
+    related.add("ip", [throttle] if is_ip(throttle) else [])
 
 
 def _timing(event: dict[str, Any]) -> dict[str, Any]:

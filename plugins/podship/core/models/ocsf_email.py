@@ -11,11 +11,11 @@ and, because OCSF's email object needs a From or a To, `from`/`to` as well.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from podship.core.addresses import normal_ip
 from podship.core.event import readers as pod
 from podship.core.event.readers import as_list, first, number
 from podship.core.pod import parse_ts
@@ -241,10 +241,7 @@ def _relay(text: Any) -> dict[str, Any] | None:
     if match is None:
         return None
     hostname, ip = match.group(1).rstrip(".") or None, match.group(2)
-    try:
-        ip = str(ipaddress.ip_address(ip)) if ip else None
-    except ValueError:
-        ip = None
+    ip = normal_ip(ip) if ip else None
     return {"hostname": hostname, "ip": ip} if hostname or ip else None
 
 
