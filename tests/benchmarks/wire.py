@@ -12,7 +12,8 @@ every other option at its default) and reports events/s from the first record to
 microseconds per event over that span (from /proc), and the headline: the floor's CPU per event
 divided by podship's (0.4: podship costs 2.5 times the floor); also its rate as a share of the bare
 loop's, and peak RSS. The floor is the cheapest of `--floor-runs` runs, so that noise never flatters
-the ratio. A table of every scenario closes the run; `--json` holds the same figures.
+the ratio. The `split` scenario runs one podship process per type (workloads of several types):
+events/s and CPU are then of all of them, and RSS the largest one's. A table of every scenario closes the run; `--json` holds the same figures.
 
     python tests/benchmarks/wire.py                              # both workloads, every scenario
     python tests/benchmarks/wire.py --workloads message --scenarios stdout --repeat 3
@@ -51,8 +52,9 @@ HERE = Path(__file__).resolve().parent
 HOUR_MS = 3_600_000
 FLOOR = 40_000  # events/s the bare loop must reach for a ratio to mean anything
 # stdout; Forward with acks; syslog over TCP into rsyslog; stdout behind 20 mixed rules; stdout with
-# `schema: ocsf` and with `schema: ecs`.
-SCENARIOS = ("stdout", "forward", "syslog", "filter", "ocsf", "ecs")
+# `schema: ocsf` and with `schema: ecs`; `split`: one podship process per type (each to its own
+# stdout), the most a second core could give the connectors of one process (no hand-over cost).
+SCENARIOS = ("stdout", "forward", "syslog", "filter", "ocsf", "ecs", "split")
 
 
 class Stand:
@@ -102,24 +104,30 @@ def bare_loop(stand: Stand, floor: bool = False) -> dict[str, float]:
     return result
 
 
-def measure(run: Run, received: Callable[[], int], expected: int) -> dict[str, float]:
-    """Seconds and CPU seconds from the first record to the last, peak RSS; then SIGTERM."""
-    pid, first, cpu0 = run.process.pid, 0.0, 0.0
-    while (count := received()) < expected:
-        if run.process.poll() is not None:
-            raise RuntimeError(f"podship ended after {count} of {expected} records")
+def measure(runs: list[Run], counters: list[Callable[[], int]], expected: int) -> dict[str, float]:
+    """Seconds and CPU seconds (of every process) from the first record to the last, peak RSS
+    (the largest process's); then SIGTERM."""
+    first, cpu0 = 0.0, 0.0
+    while (count := sum(counter() for counter in counters)) < expected:
+        for run in runs:
+            if run.process.poll() is not None:
+                raise RuntimeError(f"podship ended after {count} of {expected} records")
         if count and not first:
-            first, cpu0 = time.perf_counter(), cpu_secs(pid)
-        if time.perf_counter() - run.started > 600:
-            run.process.kill()
+            first, cpu0 = time.perf_counter(), sum(cpu_secs(run.process.pid) for run in runs)
+        if time.perf_counter() - runs[0].started > 600:
+            for run in runs:
+                run.process.kill()
             raise RuntimeError(f"podship took over 10 minutes; {count} of {expected} records")
         time.sleep(0.005)
-    seconds, cpu, peak = time.perf_counter() - first, cpu_secs(pid) - cpu0, peak_rss_kib(pid)
-    run.process.send_signal(signal.SIGTERM)
-    run.process.wait(timeout=60)
-    if run.profiler is not None:
-        run.profiler.wait(timeout=60)
-    return {"seconds": seconds, "cpu_secs": cpu, "peak_rss_kib": peak, "startup": first - run.started}
+    seconds = time.perf_counter() - first
+    cpu = sum(cpu_secs(run.process.pid) for run in runs) - cpu0
+    peak = max(peak_rss_kib(run.process.pid) for run in runs)
+    for run in runs:
+        run.process.send_signal(signal.SIGTERM)
+        run.process.wait(timeout=60)
+        if run.profiler is not None:
+            run.profiler.wait(timeout=60)
+    return {"seconds": seconds, "cpu_secs": cpu, "peak_rss_kib": peak, "startup": first - runs[0].started}
 
 
 @contextmanager
@@ -155,18 +163,23 @@ def scenario(
     folder.mkdir(parents=True)
     with output_for(name, folder) as (output, counter):
         backfill = f"{stand.backfill_secs()}s"
-        path = pipeline_file(
-            folder,
-            stand.base,
-            stand.kinds,
-            backfill,
-            output=output,
-            filters=filters_for(name, folder),
-            chosen=chosen,
-        )
+        groups = [[kind] for kind in stand.kinds] if name == "split" else [stand.kinds]
+        paths = [
+            pipeline_file(
+                folder / "-".join(kinds),
+                stand.base,
+                kinds,
+                backfill,
+                output=output,
+                filters=filters_for(name, folder),
+                chosen=chosen,
+            )
+            for kinds in groups
+        ]
         server_cpu = cpu_secs(stand.process.pid)
-        run = Run(path, profile, counter is None)
-        figures = measure(run, counter or run.stdout_counter(), stand.frames)
+        runs = [Run(path, profile if len(paths) == 1 else None, counter is None) for path in paths]
+        counters = [counter] if counter else [run.stdout_counter() for run in runs]
+        figures = measure(runs, counters, stand.frames)
     figures["server_cpu_secs"] = cpu_secs(stand.process.pid) - server_cpu
     return figures
 
@@ -259,6 +272,8 @@ def run_workload(args: argparse.Namespace, workload: str, folder: Path) -> list[
         results.append({"workload": workload, "scenario": "bare", "cpu_us": per_event_us(bare), **bare})
         results.append({"workload": workload, "scenario": "floor", "cpu_us": per_event_us(floor), **floor})
         for name in args.scenarios.split(","):
+            if name == "split" and len(stand.kinds) < 2:
+                continue  # one type: nothing to split
             for attempt in range(args.repeat):
                 figures: dict[str, Any] = {
                     "frames": stand.frames,
