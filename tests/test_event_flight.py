@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import msgpack
+import orjson
 
 from podship.core import records
 from podship.core.encode_json import dumps
@@ -165,3 +166,37 @@ def test_the_text_an_event_arrived_as_is_carried_raw_and_without_blanks_compact(
     )
     compact.release()  # what reading it made goes; the text stays, and says the same
     assert compact.body == {"guid": "g-1", "ts": "2024-05-22T19:10:03Z", "y": [1]}
+
+
+def _through_the_input(data: bytes, kind: str, original: str) -> dict:
+    """A frame as the PoD input takes it (whole where it is not strict JSON on one line), rendered
+    as a syslog-index output sends it, and read back from the line."""
+    frame = decode_frame(data, 1 << 24)
+    assert frame.head is not None, frame.reason
+    event_id, ts = event_identity(frame.head, kind)
+    context = dict(CONTEXT, original=original)
+    line = dumps(
+        renderer("syslog_index", original)(arrived(frame.event, kind, event_id, ts, context, text=frame.text))
+    )
+    return orjson.loads(line)  # strict JSON, whatever came in
+
+
+def test_numbers_beyond_a_double_and_nan_are_sent_as_null_never_as_they_came():
+    """msgspec takes 1e400 (the head path); orjson, and so a collector's parser, would not: the
+    event is not embedded as it came, and the number goes as null, as NaN does (a blank, which a
+    compact original leaves out)."""
+    head = b'{"guid":"g-1","ts":"2024-05-22T19:10:03Z",'
+    for score in (b"1e400", b"-1e309", b"NaN", b"Infinity"):
+        data = head + b'"filter":{"modules":{"spam":{"scores":{"overall":' + score + b',"engine":5}}}}}'
+        for original in ("compact", "raw"):
+            record = _through_the_input(data, "message", original)
+            scores = record["proofpoint_on_demand"]["filter"]["modules"]["spam"]["scores"]
+            assert scores == ({"overall": None, "engine": 5} if original == "raw" else {"engine": 5})
+            assert record["spam_engine_score"] == 5 and record.get("spam_score") is None
+
+
+def test_a_frame_nested_deeper_than_the_head_reader_goes_is_parsed_whole_not_raised():
+    data = b'{"guid":"g-1","ts":"2024-05-22T19:10:03Z","x":' + b"[" * 980 + b"]" * 980 + b"}"
+    frame = decode_frame(data, 1 << 24)
+    assert frame.head is not None and frame.head["guid"] == "g-1"  # parsed whole (orjson reads 1,024 deep)
+    assert decode_frame(b'{"guid":"g","ts":1}\x0c', 1 << 20).reason.startswith("not JSON")  # not JSON space

@@ -199,15 +199,15 @@ def _head(text: bytes) -> dict[str, Any] | None:
     try:
         text.decode()
         found = _HEADS.decode(text)
-    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
+    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None  # RecursionError: nested beyond msgspec's depth (the whole parse says what)
     head = {"guid": found.guid, "id": found.id, "ts": found.ts}
     return {key: value for key, value in head.items() if value is not msgspec.UNSET}
 
 
 def _one_line(data: bytes) -> bytes:
     """The frame as one NDJSON-safe line, or b"" when it spans lines (a pretty-printed event)."""
-    text = data.strip()  # the frame itself where there is nothing to strip (no copy)
+    text = data.strip(b" \t\r\n")  # JSON's whitespace; the frame itself where there is none (no copy)
     return b"" if b"\n" in text or b"\r" in text else text
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from podship.core import paths
 from podship.core.encode_json import RawJSON, loads
 from podship.core.event import places
@@ -43,19 +45,26 @@ def arrived(
     text: bytes = b"",
 ) -> Event:
     """An event as an input hands it on: the frame's own `text` (where it is strict JSON on one
-    line, see pod.Frame), parsed where a rule or an output first reads it, and `body` where the
-    input parsed it already (which this takes over, without blanks unless the outputs carry the
-    event raw). `context` holds tenant_name, connector, collector_host (the host podship runs
-    on) and original (one of ORIGINALS, compact when absent).
+    line, see pod.Frame), parsed where a rule or an output first reads it; or `body`, where the
+    input parsed it whole (a frame that is not strict JSON on one line), which this takes over:
+    in flight as `text` where the outputs carry it raw, else without blanks, encoded once.
+    `context` holds tenant_name, connector, collector_host (the host podship runs on) and
+    original (one of ORIGINALS, compact when absent).
 
     The PoD input reads only an event's id and time (pod.decode_frame), so an event is parsed
     once, by the worker that renders it, while it is in the cache: with 2,000 in flight (the
     default buffer_records), rendering parsed events that had gone cold cost 12-15 us more per
     message event than parsing the text where it is read (4-5 us).
     """
-    if body is not None and context.get("original", "compact") != "raw":
-        compact(body)
-    return Event(kind, event_id, ts, context, text=text, body=body)
+    if body is None:
+        return Event(kind, event_id, ts, context, text=text)
+    if context.get("original", "compact") == "raw":
+        return Event(kind, event_id, ts, context, text=text, body=None if text else body)
+    compact(body)
+    try:  # as the outputs encode it (NaN and infinities as null), in flight as text
+        return Event(kind, event_id, ts, context, text=orjson.dumps(body))
+    except TypeError:  # what strict JSON cannot hold (a key that is no string): kept as it is
+        return Event(kind, event_id, ts, context, body=body)
 
 
 def view(event: Event) -> Record:

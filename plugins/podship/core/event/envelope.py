@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podship.core.encode_json import dumps, loads
+from podship.core.encode_json import dumps, loads, parse
 from podship.core.event.blanks import compact
 
 ORIGINAL_KEY = "proofpoint_on_demand"  # where a syslog-index record keeps the PoD event
@@ -67,8 +67,11 @@ class Event:
     def body(self) -> dict[str, Any]:
         """The PoD event, parsed from its text on the first read (without blanks unless raw)."""
         if self._body is None:
-            parsed = loads(self.text) if self.text else {}
+            parsed, strict = parse(self.text) if self.text else ({}, True)
             body = parsed if isinstance(parsed, dict) else {}
+            if not strict:  # a number beyond a double (1e400), which orjson refuses: never embedded
+                self.text = b""
+                body = body if self.raw else loads(dumps(body))  # as outputs encode it: null, a blank
             self._body = body if self.raw else compact(body)
         return self._body
 
