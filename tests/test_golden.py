@@ -11,7 +11,7 @@ import pytest
 from podship.core.encode_json import dumps
 from podship.core.event.envelope import Event
 from podship.core.models import MODELS, renderer
-from podship.core.pod import event_identity
+from podship.core.pod import decode_frame, event_identity
 from podship.core.records import arrived
 from tests.event_corpus import FIXTURES, all_events
 
@@ -127,18 +127,18 @@ def _bare(record: dict) -> dict:
 def _record(name: str, original: str) -> dict:
     """The record as an output with `original` sends it: the input carries the event (raw or
     compact), and the output renders it."""
-    kind, event = EVENTS[name]
-    text = json.dumps(event).encode()
-    event_id, ts = event_identity(event, kind)
     carried = "raw" if original == "raw" else "compact"
-    event = arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=carried), text=text)
-    return renderer(original=original)(event)
+    return renderer(original=original)(_event(name, carried))
 
 
-def _event(name: str) -> Event:
+def _event(name: str, original: str = "compact") -> Event:
+    """The fixture as the PoD input hands it on: the frame's text, of which it read the id and
+    time, parsed where it is first read."""
     kind, event = EVENTS[name]
-    event_id, ts = event_identity(event, kind)
-    return arrived(json.loads(json.dumps(event)), kind, event_id, ts, dict(CONTEXT, original="compact"))
+    frame = decode_frame(json.dumps(event).encode(), 1 << 24)
+    assert frame.head is not None and frame.event is None  # strict, one line: not parsed at the input
+    event_id, ts = event_identity(frame.head, kind)
+    return arrived(frame.event, kind, event_id, ts, dict(CONTEXT, original=original), text=frame.text)
 
 
 @pytest.mark.parametrize("entry", _golden("syslog_index"), ids=lambda e: f"{e['name']}-{e['original']}")
