@@ -193,6 +193,9 @@ def test_numbers_beyond_a_double_and_nan_are_sent_as_null_never_as_they_came():
             scores = record["proofpoint_on_demand"]["filter"]["modules"]["spam"]["scores"]
             assert scores == ({"overall": None, "engine": 5} if original == "raw" else {"engine": 5})
             assert record["spam_engine_score"] == 5 and record.get("spam_score") is None
+    frame = decode_frame(head + b'"x":1e400}', 1 << 20)  # its text read first, by OCSF's raw_data
+    event = arrived(frame.event, "message", "g-1", 0, dict(CONTEXT, original="raw"), text=frame.text)
+    assert orjson.loads(event.json()) == {"guid": "g-1", "ts": "2024-05-22T19:10:03Z", "x": None}
 
 
 def test_a_frame_nested_deeper_than_the_head_reader_goes_is_parsed_whole_not_raised():

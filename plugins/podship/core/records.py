@@ -169,9 +169,8 @@ def _carried(event: Event) -> Any:
     """The event as the record carries it: the text it arrived as where the inputs carry it raw
     and no rule edited it, else the event itself (without blanks unless carried raw), which the
     output encodes with the record."""
-    if event.raw and event.text and not event.edited:
-        return RawJSON(event.text)
-    return event.body
+    text = event.as_arrived
+    return RawJSON(text) if text else event.body
 
 
 def original(record: Record) -> dict[str, Any]:

@@ -75,12 +75,20 @@ class Event:
             self._body = body if self.raw else compact(body)
         return self._body
 
+    @property
+    def as_arrived(self) -> bytes:
+        """The text it arrived as, where outputs carry exactly that (raw, and no rule edited
+        it); else b"" (then they encode the body). Read after the body, which clears a text that
+        orjson refuses (1e400), so that such a text is never carried."""
+        if not self.raw or self.edited:
+            return b""
+        self.body  # noqa: B018  # parsed (once) before the text is trusted
+        return self.text
+
     def json(self) -> bytes:
-        """The JSON text the outputs carry: the text it arrived as where it is carried raw and
-        no rule edited it, else the event encoded (compact: what the body holds)."""
-        if self.raw and self.text and not self.edited:
-            return self.text
-        return dumps(self.body)
+        """The JSON text the outputs carry: the text it arrived as, else the event encoded
+        (compact: what the body holds)."""
+        return self.as_arrived or dumps(self.body)
 
     def touched(self, model: str, reached: bool) -> None:
         """A rule on `model`'s view edited it, and the PoD event itself where `reached` says so
