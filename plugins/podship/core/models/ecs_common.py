@@ -24,7 +24,9 @@ class Related:
 
     def add(self, name: str, values: Iterable[Any]) -> None:
         bucket = self.fields.setdefault(name, [])
-        bucket.extend(v for v in values if isinstance(v, str) and v.strip() and v not in bucket)
+        for value in values:  # a loop, not extend(generator): ~12 calls per event
+            if isinstance(value, str) and value not in bucket and value.strip():
+                bucket.append(value)
 
     def host_or_ip(self, value: Any) -> None:
         self.add("ip" if is_ip(value) else "hosts", [value])

@@ -41,8 +41,9 @@ def _source(connection: dict[str, Any], related: common.Related) -> dict[str, An
     if helo:
         related.host_or_ip(helo)
     related.add("hosts", [host])
-    related.add("ip", [ip] if is_ip(ip) else [])
-    return {"address": helo, "domain": host, "ip": ip if is_ip(ip) else None}
+    ip = ip if is_ip(ip) else None
+    related.add("ip", [ip])
+    return {"address": helo, "domain": host, "ip": ip}
 
 
 def _domains(event: dict[str, Any], related: common.Related) -> None:

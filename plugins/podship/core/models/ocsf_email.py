@@ -56,8 +56,12 @@ def address(text: Any) -> str | None:
 def addresses(values: Any) -> list[str]:
     """The bare addresses of a list of values, each of which may hold several, comma-separated
     (a header, or a sendmail `to=` that delivered to more than one recipient)."""
-    found = [address(value) for value in _split(values)]
-    return list(dict.fromkeys(value for value in found if value))
+    found: dict[str, None] = {}  # in order, once each; one loop: ~8 calls per message event
+    for part in _split(values):
+        bare = address(part)
+        if bare:
+            found[bare] = None
+    return list(found)
 
 
 def _split(values: Any) -> list[Any]:
