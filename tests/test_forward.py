@@ -31,6 +31,16 @@ def test_an_entry_is_event_time_with_nanoseconds_and_the_record():
     assert raw[0] == sender.EventTime(1716405003, 58_000_000)  # the reference client's bytes
 
 
+def test_a_str_that_was_not_utf8_goes_back_byte_for_byte():
+    """A relayed str that a peer sent as invalid UTF-8 (decoded with surrogateescape) is packed as
+    the bytes it came as, beside ordinary text; the entry after it packs as if it had not been."""
+    odd = b"caf\xe9 \xff".decode("utf-8", "surrogateescape")
+    packed = fwd.entry(1000, {"odd": odd, "text": "Grüße ✓"})
+    raw = msgpack.unpackb(packed, raw=True)
+    assert raw[1] == {b"odd": b"caf\xe9 \xff", b"text": "Grüße ✓".encode()}
+    assert fwd.entry(2000, {"a": "b"}) == msgpack.packb([fwd.event_time(2000), {"a": "b"}], use_bin_type=True)
+
+
 def test_packed_forward_carries_chunk_size_and_gzip():
     entries = [fwd.entry(1000 * i, {"i": i}) for i in range(3)]
     tag, body, options = msgpack.unpackb(

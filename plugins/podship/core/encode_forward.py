@@ -28,10 +28,19 @@ import msgpack
 from podship.core.encode_json import unembedded
 from podship.errors import PodshipError
 
-_packer = msgpack.Packer(
-    use_bin_type=True, unicode_errors="surrogateescape", default=unembedded
-)  # RawJSON: a map
+# Two packers, because msgpack's C packer encodes each str through the codec machinery once
+# `unicode_errors` is set (a message record packed in 11.4 us, against 6.9 strict): the strict one
+# first, the one that echoes a non-UTF-8 str byte for byte (see above) only where it is needed.
+_strict = msgpack.Packer(use_bin_type=True, default=unembedded)  # default: a RawJSON as a map
+_escaping = msgpack.Packer(use_bin_type=True, unicode_errors="surrogateescape", default=unembedded)
 WIRE = {"raw": False, "strict_map_key": False, "unicode_errors": "surrogateescape"}
+
+
+def _pack(value: Any) -> bytes:
+    try:
+        return cast(bytes, _strict.pack(value))
+    except UnicodeEncodeError:  # a lone surrogate: a str decoded with surrogateescape
+        return cast(bytes, _escaping.pack(value))
 
 
 def event_time(ts_ms: int) -> msgpack.ExtType:
@@ -43,7 +52,7 @@ def event_time(ts_ms: int) -> msgpack.ExtType:
 
 def entry(ts_ms: int, record: dict[str, Any]) -> bytes:
     """One `[EventTime, record]` entry with millisecond precision."""
-    return cast(bytes, _packer.pack([event_time(ts_ms), record]))
+    return _pack([event_time(ts_ms), record])
 
 
 def split(entries: list[bytes], max_bytes: int) -> list[list[bytes]]:
@@ -64,7 +73,7 @@ def packed_forward(tag: str, entries: list[bytes], chunk_id: str, *, compress: b
     options: dict[str, Any] = {"chunk": chunk_id, "size": len(entries)}
     if compress:
         body, options["compressed"] = gzip.compress(body, compresslevel=5), "gzip"
-    return cast(bytes, _packer.pack([tag, body, options]))
+    return _pack([tag, body, options])
 
 
 class Replies:
@@ -94,7 +103,7 @@ def ack_of(message: Any) -> str | None:
 
 def ack(chunk: Any) -> bytes:
     """`{"ack": chunk}` with the chunk id exactly as the sender wrote it: same bytes, same type."""
-    return cast(bytes, _packer.pack({"ack": chunk}))
+    return _pack({"ack": chunk})
 
 
 def _digest(*parts: Any) -> str:
@@ -137,7 +146,7 @@ def ping(
     """
     password_digest = _digest(helo.auth_salt, username, password) if helo.auth_salt else ""
     key_digest = _digest(salt, hostname, helo.nonce, shared_key)
-    return cast(bytes, _packer.pack(["PING", hostname, salt, key_digest, username, password_digest]))
+    return _pack(["PING", hostname, salt, key_digest, username, password_digest])
 
 
 def check_pong(message: Any, helo: Helo, shared_key: str, salt: str) -> str:
@@ -163,7 +172,7 @@ def helo(nonce: bytes, auth_salt: bytes) -> bytes:
     options: dict[str, Any] = {"nonce": nonce, "keepalive": True}
     if auth_salt:
         options["auth"] = auth_salt
-    return cast(bytes, _packer.pack(["HELO", options]))
+    return _pack(["HELO", options])
 
 
 @dataclass(frozen=True)
@@ -194,9 +203,9 @@ def _user_proved(users: dict[str, str], auth_salt: bytes, username: bytes, diges
 def pong(ping_: Ping, nonce: bytes, shared_key: str, hostname: str) -> bytes:
     """PONG for a checked PING: the proof of our key, or the refusal and its reason."""
     if ping_.refusal:
-        return cast(bytes, _packer.pack(["PONG", False, ping_.refusal, "", ""]))
+        return _pack(["PONG", False, ping_.refusal, "", ""])
     proof = _digest(ping_.salt, hostname, nonce, shared_key)
-    return cast(bytes, _packer.pack(["PONG", True, "", hostname, proof]))
+    return _pack(["PONG", True, "", hostname, proof])
 
 
 @dataclass(frozen=True)

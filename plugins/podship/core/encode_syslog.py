@@ -9,6 +9,7 @@ PARAM-NAMEs of at most 32 characters and `"`, `\\` and `]` escaped in values.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -59,7 +60,9 @@ def header_field(value: Any, limit: int) -> str:
     return text or "-"
 
 
+@functools.lru_cache(maxsize=256)
 def sd_name(name: str) -> str:
+    """Cached: the names are the output's options (sd_id, sd_fields), sanitised for every message."""
     return _UNSAFE_NAME.sub("_", name)[:32] or "_"
 
 
