@@ -271,10 +271,11 @@ def run_workload(args: argparse.Namespace, workload: str, folder: Path) -> list[
         floor = floor_loop(stand, args.floor_runs)
         results.append({"workload": workload, "scenario": "bare", "cpu_us": per_event_us(bare), **bare})
         results.append({"workload": workload, "scenario": "floor", "cpu_us": per_event_us(floor), **floor})
-        for name in args.scenarios.split(","):
-            if name == "split" and len(stand.kinds) < 2:
-                continue  # one type: nothing to split
-            for attempt in range(args.repeat):
+        names = [name for name in args.scenarios.split(",") if name != "split" or len(stand.kinds) > 1]
+        # Round by round, every scenario once a round: the machine drifts by several percent over
+        # minutes, which would bias the later scenarios of consecutive repeats.
+        for attempt in range(args.repeat):
+            for name in names:
                 figures: dict[str, Any] = {
                     "frames": stand.frames,
                     **scenario(
