@@ -191,10 +191,17 @@ async def test_a_journal_cut_mid_line_is_dropped_on_load_and_cut_off(simulator, 
     line, start, sim = await simulator_for(simulator, seed=63)
     podship = storage_podship(tmp_path, sim, tmp_path / "state")
     ledger = FileLedger(podship.stdout)
-    await podship.start()
-    await wait_for(lambda: len(ledger.read()) > 3000, 60, "the backfill under way", podship.stderr)
-    await podship.kill()
     journal = tmp_path / "state" / "acme-maillog" / "seen.log"
+    await podship.start()
+    # Both types under way, and maillog's ids journaled: 3,000 records can all be message events
+    # (the connectors deliver independently), and a journal is written once ids are delivered.
+    await wait_for(
+        lambda: len(ledger.read()) > 3000 and journal.exists() and journal.stat().st_size > 9,
+        60,
+        "the backfill under way, maillog's ids journaled",
+        podship.stderr,
+    )
+    await podship.kill()
     data = journal.read_bytes()
     journal.write_bytes(data[: len(data) - 9])  # the last line loses its end, as a torn write does
     await podship.start()
