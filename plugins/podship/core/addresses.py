@@ -19,20 +19,15 @@ def ip_value(text: str) -> tuple[int, int] | None:
     quad = _IPV4.fullmatch(text)
     if quad is not None:
         return 4, int.from_bytes(bytes(map(int, quad.groups())), "big")
-    if ":" not in text:  # every IPv6 form has one
-        return None
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return address.version, int(address)
+    address = _colon_form(text)
+    return None if address is None else (address.version, int(address))
 
 
 def is_ip(value: Any) -> bool:
     """Whether `value` is an IP address (a dotted quad is told by the pattern alone: 0.15 us,
     against 0.95 to compute its integer too)."""
     text = str(value)
-    return _IPV4.fullmatch(text) is not None or (":" in text and ip_value(text) is not None)
+    return _IPV4.fullmatch(text) is not None or _colon_form(text) is not None
 
 
 def normal_ip(text: str) -> str | None:
@@ -40,7 +35,15 @@ def normal_ip(text: str) -> str | None:
     `ip_value` takes is in it already."""
     if _IPV4.fullmatch(text) is not None:
         return text
+    address = _colon_form(text)
+    return None if address is None else str(address)
+
+
+def _colon_form(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """What ipaddress takes of a text that holds a colon (every IPv6 form has one), else None."""
+    if ":" not in text:
+        return None
     try:
-        return str(ipaddress.ip_address(text)) if ":" in text else None
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
