@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import trustme
 import yaml
 
 from podship.core.event.envelope import Event
-from podship.core.pod import event_identity
+from podship.core.pod import decode_frame, event_identity
 from podship.core.records import arrived, render
 from podship.devtools.simgen import Timeline
 
@@ -21,6 +22,15 @@ def record(kind="message", k=1):
     event = LINE.event(kind, k)
     event_id, ts = event_identity(event, kind)
     return normalise(event, kind, event_id, ts, {"tenant_name": "acme", "connector": f"acme-{kind}"})
+
+
+def handed_on(kind, body, context):
+    """`body` as the PoD input hands it on (Connector.receive): the frame's text, of which the
+    input read only the id and time; parsed where a rule or an output first reads it."""
+    frame = decode_frame(json.dumps(body).encode(), 1 << 24)
+    assert frame.head is not None and frame.event is None  # strict, one line: not parsed at the input
+    event_id, ts = event_identity(frame.head, kind)
+    return arrived(None, kind, event_id, ts, context, text=frame.text)
 
 
 def normalise(body, kind, event_id, ts, context, *, text=b""):

@@ -20,7 +20,7 @@ from podship.outputs.forward import OPTIONS as FORWARD_OPTIONS
 from podship.outputs.forward import ForwardOutput
 from tests.event_corpus import all_events
 from tests.forward_peer import ForwardPeer
-from tests.helpers import options
+from tests.helpers import handed_on, options
 from tests.pipes import build, connector, run_until
 
 CONTEXT = {"tenant_name": "acme", "connector": "c", "collector_host": "secret-host"}
@@ -38,9 +38,7 @@ def _event(
         body["msgParts"][0]["dataBase64"] = "A" * 200_000
     if blank_rcpt:
         body["envelope"]["rcpts"].append("")
-    text = json.dumps(body).encode()  # the frame's own text, spaces and all
-    event_id, ts = event_identity(body, kind)
-    return arrived(json.loads(text), kind, event_id, ts, dict(CONTEXT, original=original), text=text)
+    return _handed_on(kind, body, original)
 
 
 def _filtered(tmp_path, action: str, event: Event) -> Event:
@@ -134,12 +132,7 @@ async def test_an_event_two_outputs_refuse_is_set_aside_once_and_counted_by_each
 
 
 def _handed_on(kind: str, body: dict, original: str) -> Event:
-    """An event as the PoD input hands it on: the frame's text and what the input read of it
-    (its id and time), nothing parsed."""
-    frame = decode_frame(json.dumps(body).encode(), 1 << 24)
-    assert frame.event is None and frame.head is not None
-    event_id, ts = event_identity(frame.head, kind)
-    return arrived(None, kind, event_id, ts, dict(CONTEXT, original=original), text=frame.text)
+    return handed_on(kind, body, dict(CONTEXT, original=original))
 
 
 def test_an_event_parsed_where_it_is_first_read_renders_as_one_parsed_by_the_input():

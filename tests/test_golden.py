@@ -11,9 +11,8 @@ import pytest
 from podship.core.encode_json import dumps
 from podship.core.event.envelope import Event
 from podship.core.models import MODELS, renderer
-from podship.core.pod import decode_frame, event_identity
-from podship.core.records import arrived
 from tests.event_corpus import FIXTURES, all_events
+from tests.helpers import handed_on
 
 CONTEXT = {"tenant_name": "acme", "connector": "acme-pod"}
 _NONE_KNOWN = "OCSF's email needs a From or a To; with no address in the event, unknown@unknown.invalid"
@@ -132,13 +131,8 @@ def _record(name: str, original: str) -> dict:
 
 
 def _event(name: str, original: str = "compact") -> Event:
-    """The fixture as the PoD input hands it on: the frame's text, of which it read the id and
-    time, parsed where it is first read."""
     kind, event = EVENTS[name]
-    frame = decode_frame(json.dumps(event).encode(), 1 << 24)
-    assert frame.head is not None and frame.event is None  # strict, one line: not parsed at the input
-    event_id, ts = event_identity(frame.head, kind)
-    return arrived(frame.event, kind, event_id, ts, dict(CONTEXT, original=original), text=frame.text)
+    return handed_on(kind, event, dict(CONTEXT, original=original))
 
 
 @pytest.mark.parametrize("entry", _golden("syslog_index"), ids=lambda e: f"{e['name']}-{e['original']}")

@@ -1,9 +1,10 @@
 """CPU per event of each record model, beside the default, on the simulator's events.
 
 Per event: the frame taken as the PoD input takes it (`decode_frame` reads its id and time,
-`arrived` keeps its text), then parsed, rendered in one model at the output and encoded as JSON: the syslog-index record (the default, its original
-compact), or OCSF or ECS (with `original` raw_data, their default, and none). Process CPU time
-on one core, best of `--repeat` runs; no event over 1 MiB in the sample.
+`arrived` keeps its text), then parsed, rendered in one model at the output and encoded as
+JSON: the syslog-index record (the default, its original compact), or OCSF or ECS (with
+`original` raw_data, their default, and none). Process CPU time on one core, best of `--repeat`
+runs; no event over 1 MiB in the sample.
 
     python tests/benchmarks/models.py [--events 3000] [--repeat 5]
 """
